@@ -23,7 +23,9 @@ export class ConflictError extends Error {
 export function parseIntIn(what: string, text: string, min: number, max: number): number {
   const n = /^\d+$/.test(text.trim()) ? Number(text.trim()) : NaN;
   if (!Number.isSafeInteger(n) || n < min || n > max) {
-    throw new ConfigError(`Invalid ${what} "${text}": expected a whole number from ${min} to ${max}`);
+    throw new ConfigError(
+      `Invalid ${what} "${text}": expected a whole number from ${min} to ${max}`,
+    );
   }
   return n;
 }

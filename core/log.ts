@@ -10,7 +10,11 @@ export interface Logger {
   log(level: Level, message: string, fields?: Record<string, unknown>): void;
 }
 
-export function formatLine(level: Level, message: string, fields?: Record<string, unknown>): string {
+export function formatLine(
+  level: Level,
+  message: string,
+  fields?: Record<string, unknown>,
+): string {
   let line = `${level} ${message}`;
   if (fields) {
     for (const [k, v] of Object.entries(fields)) {

@@ -21,8 +21,9 @@ export function formatMac(mac: number): string {
 }
 
 export function parseMac(text: string): number | undefined {
-  const m = /^([0-9a-f]{2})[:-]([0-9a-f]{2})[:-]([0-9a-f]{2})[:-]([0-9a-f]{2})[:-]([0-9a-f]{2})[:-]([0-9a-f]{2})$/i
-    .exec(text);
+  const m =
+    /^([0-9a-f]{2})[:-]([0-9a-f]{2})[:-]([0-9a-f]{2})[:-]([0-9a-f]{2})[:-]([0-9a-f]{2})[:-]([0-9a-f]{2})$/i
+      .exec(text);
   if (!m) return undefined;
   return parseInt(m.slice(1).join(""), 16);
 }

@@ -16,7 +16,7 @@ export class Port {
     readonly number: number,
     readonly endpoint: Endpoint,
     public vlan: VlanMode,
-    /** Largest frame accepted in or out, in bytes (Ethernet header + payload, + 4 when tagged). */
+    /** Largest payload accepted in or out, in bytes: the frame less its header and 802.1Q tag. */
     public mtu: number,
     /** Free text for people: who is plugged in (a vde_plug description, a cable URL). */
     readonly description: string,

@@ -22,7 +22,7 @@ export interface SwitchOptions {
   /** Highest port number (ports are 1..ports; 0 is reserved as in vde_switch). */
   ports?: number;
   hub?: boolean;
-  /** Default per-port MTU in bytes of frame (header included). */
+  /** Default per-port MTU: the largest payload of a frame, Ethernet header and tag excluded. */
   mtu?: number;
   macLimit?: number;
   ageingSec?: number;
@@ -37,6 +37,11 @@ export interface AttachOptions {
   mtu?: number;
   description?: string;
 }
+
+/** Ethernet II header: destination, source, EtherType (IEEE 802.3 §3.1.1). */
+const ETH_HEADER = 14;
+/** The largest MTU: a 65,535-byte untagged frame (ARCHITECTURE §3, passt's ETH_MAX_MTU). */
+export const MAX_MTU = MAX_FRAME - ETH_HEADER;
 
 /** Number of 802.1Q VLAN IDs; index of `#members`. */
 const VLAN_IDS = 4096;
@@ -61,7 +66,7 @@ export class Switch {
     this.name = opts.name ?? "sw0";
     this.maxPorts = opts.ports ?? 32;
     this.hub = opts.hub ?? false;
-    this.mtu = opts.mtu ?? MAX_FRAME;
+    this.mtu = opts.mtu ?? MAX_MTU;
     this.clock = opts.clock ?? systemClock;
     this.events = opts.events ?? new EventBus();
     this.fdb = new MacTable(opts.macLimit ?? 65536, opts.ageingSec ?? 300);
@@ -149,7 +154,6 @@ export class Switch {
     this.#stripSrc = this.#tagSrc = undefined;
     if (!port.enabled) return void c.drop("disabled");
     if (len < MIN_FRAME) return void c.drop("runt");
-    if (len > port.mtu) return void c.drop("oversize");
     if (isGroupMacAt(frame, 6)) return void c.drop("groupSource");
 
     // 802.1Q classification (IEEE 802.1Q-2018 §6.9): a tag with VID 0 is priority-only and
@@ -163,6 +167,9 @@ export class Switch {
       if (vid === 0) vid = mode.kind === "access" ? mode.vid : mode.native ?? 0;
       else if (mode.kind === "access" || !isMember(mode, vid)) return void c.drop("vlanFiltered");
       if (vid === 0) return void c.drop("vlanFiltered");
+      if (len - ETH_HEADER - 4 > port.mtu) return void c.drop("oversize");
+    } else if (len - ETH_HEADER > port.mtu) {
+      return void c.drop("oversize");
     } else if (mode.kind === "access") {
       vid = mode.vid;
     } else if (mode.native !== undefined) {
@@ -196,7 +203,7 @@ export class Switch {
     const untagged = egressUntagged(port.vlan, vid);
     if (tagged && untagged) out = this.#strip(frame);
     else if (!tagged && !untagged) out = this.#addTag(frame, vid);
-    if (out.length > port.mtu) return void c.drop("oversize");
+    if (out.length - ETH_HEADER - (untagged ? 0 : 4) > port.mtu) return void c.drop("oversize");
     if (port.endpoint.send(out)) c.countOut(out.length);
     else c.drop("endpoint");
   }

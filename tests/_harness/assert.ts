@@ -30,7 +30,11 @@ export function assertMatch(actual: string, re: RegExp, msg?: string): void {
   assertNode.match(actual, re, msg);
 }
 
-export function assertThrows(fn: () => unknown, errorClass?: new (...a: never[]) => Error, includes?: string): Error {
+export function assertThrows(
+  fn: () => unknown,
+  errorClass?: new (...a: never[]) => Error,
+  includes?: string,
+): Error {
   try {
     fn();
   } catch (e) {

@@ -1,0 +1,15 @@
+/**
+ * The cable layer's public face: registers every endpoint kind and re-exports the registry.
+ * Importing this module is what makes `openEndpoint("vde:///…")` know its schemes.
+ */
+
+import { registerKind } from "./registry.ts";
+import { stdioKind } from "./stdio.ts";
+import { cmdKind } from "./cmd.ts";
+
+registerKind(stdioKind);
+registerKind(cmdKind);
+
+export { endpointKinds, type OpenContext, openEndpoint } from "./registry.ts";
+export { createPair } from "./pair.ts";
+export { StreamEndpoint } from "./stream.ts";
