@@ -350,3 +350,20 @@ function tail(s: string, max = 4_000): string {
   const t = s.trimEnd();
   return t.length > max ? "…" + t.slice(t.length - max) : t;
 }
+
+/** Quote one word for a POSIX shell. */
+export function shellQuote(word: string): string {
+  return /^[A-Za-z0-9_./:=@%+-]+$/.test(word) ? word : `'${word.replaceAll("'", `'\\''`)}'`;
+}
+
+/**
+ * Write an executable `#!/bin/sh` script that execs `argv` (plus its own arguments). For tools
+ * that take a command as one string with their own parsing rules (socat's EXEC splits on spaces
+ * and treats `:` and `,` specially): give them the script's path instead of the command line.
+ */
+export async function writeExecScript(path: string, argv: string[]): Promise<string> {
+  await Deno.writeTextFile(path, `#!/bin/sh\nexec ${argv.map(shellQuote).join(" ")} "$@"\n`, {
+    mode: 0o755,
+  });
+  return path;
+}

@@ -1,0 +1,96 @@
+/**
+ * Running weft itself from tests, the way users run it: as a separate process through the CLI.
+ *
+ * `WEFT_BIN` selects an executable (CI runs the suite a second time against the compiled
+ * `dist/weft`); otherwise the tests run the sources with the same deno that runs the tests.
+ */
+
+import {
+  Background,
+  exists,
+  run,
+  type RunOptions,
+  type RunResult,
+  spawn,
+  type SpawnOptions,
+  waitUntil,
+} from "./process.ts";
+
+/** The repository root (this file is tests/_harness/weft.ts). */
+export const REPO_ROOT = new URL("../../", import.meta.url).pathname.replace(/\/$/, "");
+
+/** The argv that runs `weft ARGS…`: `$WEFT_BIN ARGS…` or `deno run -A --unstable-net main.ts ARGS…`. */
+export function weftCommand(args: string[]): string[] {
+  const bin = Deno.env.get("WEFT_BIN");
+  if (bin) return [bin, ...args];
+  return [Deno.execPath(), "run", "-A", "--unstable-net", `${REPO_ROOT}/main.ts`, ...args];
+}
+
+/** Run `weft ARGS…` to completion (bounded). */
+export function runWeft(args: string[], opts: RunOptions = {}): Promise<RunResult> {
+  return run(weftCommand(args), { timeoutMs: 30_000, ...opts });
+}
+
+/** Start `weft ARGS…` in the background. */
+export function spawnWeft(args: string[], opts: SpawnOptions = {}): Background {
+  return spawn(weftCommand(args), { name: `weft ${args[0] ?? ""}`.trim(), ...opts });
+}
+
+/** A `weft switch` process serving the VDE ctl protocol in `dir`. */
+export class WeftSwitch implements AsyncDisposable {
+  readonly dir: string;
+  readonly process: Background;
+
+  private constructor(dir: string, process: Background) {
+    this.dir = dir;
+    this.process = process;
+  }
+
+  /**
+   * Start `weft switch --sock DIR [extra…]` and wait (bounded, default 30 s: the first run may
+   * type-check main.ts) until `DIR/ctl` exists.
+   */
+  static async start(dir: string, extra: string[] = [], timeoutMs = 30_000): Promise<WeftSwitch> {
+    const p = spawnWeft(["switch", "--sock", dir, ...extra], { name: "weft switch" });
+    const sw = new WeftSwitch(dir, p);
+    try {
+      await waitUntil(`weft switch to create ${dir}/ctl`, async () => {
+        if (p.exitStatus) throw new Error(`weft switch exited early (${p.exitStatus.code})`);
+        return await exists(`${dir}/ctl`);
+      }, { timeoutMs, intervalMs: 50 });
+    } catch (e) {
+      await p.stop();
+      throw new Error(`${e instanceof Error ? e.message : e}\n${p}`);
+    }
+    return sw;
+  }
+
+  get url(): string {
+    return `vde://${this.dir}`;
+  }
+
+  get pid(): number {
+    return this.process.pid;
+  }
+
+  /** Resident set size of the switch process in KiB (/proc/PID/status VmRSS). */
+  async rssKiB(): Promise<number> {
+    return await rssKiB(this.pid);
+  }
+
+  async stop(): Promise<Deno.CommandStatus> {
+    return await this.process.stop();
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.stop();
+  }
+}
+
+/** VmRSS of a process in KiB. */
+export async function rssKiB(pid: number): Promise<number> {
+  const status = await Deno.readTextFile(`/proc/${pid}/status`);
+  const m = /^VmRSS:\s+(\d+) kB/m.exec(status);
+  if (!m) throw new Error(`No VmRSS in /proc/${pid}/status`);
+  return Number(m[1]);
+}
