@@ -18,6 +18,11 @@ export class EventBus {
     return () => this.#listeners.delete(listener);
   }
 
+  /** Whether anyone listens: emitters on hot paths skip building events nobody reads. */
+  get listening(): boolean {
+    return this.#listeners.size > 0;
+  }
+
   emit(event: WeftEvent): void {
     for (const l of this.#listeners) {
       try {

@@ -8,6 +8,16 @@ export function macAt(b: Uint8Array, offset: number): number {
     (((b[offset + 2] << 24) | (b[offset + 3] << 16) | (b[offset + 4] << 8) | b[offset + 5]) >>> 0);
 }
 
+/** The high 16 bits of the MAC address at `offset` (for int32-only hot paths). */
+export function hiAt(b: Uint8Array, offset: number): number {
+  return (b[offset] << 8) | b[offset + 1];
+}
+
+/** The low 32 bits of the MAC address at `offset`, as a signed int32. */
+export function loAt(b: Uint8Array, offset: number): number {
+  return (b[offset + 2] << 24) | (b[offset + 3] << 16) | (b[offset + 4] << 8) | b[offset + 5];
+}
+
 /** IEEE 802 group bit (I/G): set for broadcast and multicast destinations. */
 export function isGroupMacAt(b: Uint8Array, offset: number): boolean {
   return (b[offset] & 1) === 1;

@@ -12,8 +12,8 @@ import { MAX_FRAME, MIN_FRAME } from "../core/endpoint.ts";
 import { type Clock, systemClock } from "../core/clock.ts";
 import { ConfigError, ConflictError } from "../core/errors.ts";
 import { EventBus } from "../core/events.ts";
-import { formatMac, isGroupMacAt, macAt } from "../core/mac.ts";
-import { MacTable } from "./mac_table.ts";
+import { formatMac, hiAt, isGroupMacAt, loAt, macAt } from "../core/mac.ts";
+import { LEARN_REFUSED, LEARNED_NEW, MacTable } from "./mac_table.ts";
 import { Port } from "./port.ts";
 import { DEFAULT_VLAN, egressUntagged, isMember, TPID_8021Q, type VlanMode } from "./vlan.ts";
 
@@ -178,13 +178,14 @@ export class Switch {
       return void c.drop("untaggedOnTrunk");
     }
 
-    const now = Math.floor(this.clock.now() / 1000);
     if (!this.hub) {
-      const src = macAt(frame, 6);
-      const was = this.fdb.learn(vid, src, port.number, now);
-      if (was !== port.number) this.#learned(vid, src, port.number, was);
+      const now = this.#nowSec();
+      const was = this.fdb.learn(vid, hiAt(frame, 6), loAt(frame, 6), port.number, now);
+      if (was !== port.number && this.events.listening) {
+        this.#learned(vid, macAt(frame, 6), port.number, was);
+      }
       if (!isGroupMacAt(frame, 0)) {
-        const out = this.fdb.lookup(vid, macAt(frame, 0), now);
+        const out = this.fdb.lookup(vid, hiAt(frame, 0), loAt(frame, 0), now);
         if (out === port.number) return void c.drop("sameSegment");
         const target = out >= 0 ? this.#ports[out] : undefined;
         if (target !== undefined) return this.#output(target, frame, tagged, vid);
@@ -237,10 +238,23 @@ export class Switch {
     return this.#tagOut = b.subarray(0, frame.length + 4);
   }
 
+  /**
+   * The clock in whole seconds, read once per event-loop turn rather than per frame: frames of one
+   * read batch share a timestamp, which is all second-granular ageing needs.
+   */
+  #nowSec(): number {
+    if (this.#now < 0) {
+      this.#now = Math.floor(this.clock.now() / 1000);
+      queueMicrotask(() => this.#now = -1);
+    }
+    return this.#now;
+  }
+  #now = -1;
+
   #learned(vlan: number, mac: number, port: number, was: number): void {
-    if (was === -2) return; // refused: counted in fdb.refusals, not an event per frame
+    if (was === LEARN_REFUSED) return; // counted in fdb.refusals, not an event per frame
     this.events.emit({
-      type: was === -1 ? "mac.learned" : "mac.moved",
+      type: was === LEARNED_NEW ? "mac.learned" : "mac.moved",
       switch: this.name,
       vlan,
       mac: formatMac(mac),

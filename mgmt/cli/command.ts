@@ -44,14 +44,22 @@ export interface ParsedArgs {
 
 /** Parse a command's arguments; usage problems become one-line UsageErrors. */
 export function parseCommandArgs(cmd: Command, args: string[]): ParsedArgs {
-  const options: Record<string, { type: "string" | "boolean"; multiple?: boolean; short?: string }> = {
+  const options: Record<
+    string,
+    { type: "string" | "boolean"; multiple?: boolean; short?: string }
+  > = {
     help: { type: "boolean", short: "h" },
   };
   for (const [name, o] of Object.entries(cmd.options)) {
     options[name] = { type: o.type, multiple: o.multiple, short: o.short };
   }
   try {
-    const { values, positionals } = parseArgs({ args, options, allowPositionals: true, strict: true });
+    const { values, positionals } = parseArgs({
+      args,
+      options,
+      allowPositionals: true,
+      strict: true,
+    });
     return { values, positionals };
   } catch (e) {
     const msg = e instanceof Error ? e.message.split("\n")[0] : String(e);

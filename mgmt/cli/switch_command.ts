@@ -28,7 +28,8 @@ export const switchCommand: Command = {
     sock: {
       type: "string",
       value: "DIR",
-      help: "Switch directory with the ctl socket (default /var/run/vde.ctl as root, else /tmp/vde.ctl)",
+      help:
+        "Switch directory with the ctl socket (default /var/run/vde.ctl as root, else /tmp/vde.ctl)",
     },
     ports: { type: "string", value: "N", help: "Number of ports, 1..N (default 32)" },
     hub: { type: "boolean", help: "Act as a hub: repeat every frame to every port" },

@@ -10,13 +10,13 @@
  */
 
 import {
-  Background,
+  type Background,
   describeFailure,
   killPid,
   run,
+  runOk,
   type RunOptions,
   type RunResult,
-  runOk,
   spawn,
   type SpawnOptions,
   waitUntil,
@@ -69,17 +69,22 @@ export function uniqueName(label: string): string {
 export class Netns implements AsyncDisposable {
   readonly name: string;
   readonly #procs: Background[] = [];
+  readonly #onSpawn: ((p: Background) => void) | undefined;
   #deleted = false;
 
-  private constructor(name: string) {
+  private constructor(name: string, onSpawn?: (p: Background) => void) {
     this.name = name;
+    this.#onSpawn = onSpawn;
   }
 
-  /** Create a namespace with loopback up. */
-  static async create(label = "ns"): Promise<Netns> {
+  /**
+   * Create a namespace with loopback up. `onSpawn` sees every process started inside it (the lab
+   * uses it to print their output when a test fails).
+   */
+  static async create(label = "ns", onSpawn?: (p: Background) => void): Promise<Netns> {
     const name = uniqueName(label);
     await runOk(["ip", "netns", "add", name], { timeoutMs: 10_000 });
-    const ns = new Netns(name);
+    const ns = new Netns(name, onSpawn);
     try {
       await runOk(["ip", "-n", name, "link", "set", "lo", "up"], { timeoutMs: 10_000 });
     } catch (e) {
@@ -109,6 +114,7 @@ export class Netns implements AsyncDisposable {
       ...opts,
     });
     this.#procs.push(p);
+    this.#onSpawn?.(p);
     return p;
   }
 
@@ -125,7 +131,11 @@ export class Netns implements AsyncDisposable {
     const tap = opts.tap ?? "tap0";
     const via = opts.via ?? "vde_plug";
     const argv = via === "vde_plug"
-      ? ["vde_plug", `vde://${switchDir}${opts.port === undefined ? "" : `[${opts.port}]`}`, `tap://${tap}`]
+      ? [
+        "vde_plug",
+        `vde://${switchDir}${opts.port === undefined ? "" : `[${opts.port}]`}`,
+        `tap://${tap}`,
+      ]
       : [
         "vde_plug2tap",
         "-s",

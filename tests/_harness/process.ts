@@ -126,6 +126,7 @@ export class Background implements AsyncDisposable {
   #exit: Deno.CommandStatus | undefined;
   #out = "";
   #err = "";
+  #errTotal = 0;
   #readers: Promise<void>[] = [];
   #changed: (() => void)[] = [];
 
@@ -148,7 +149,10 @@ export class Background implements AsyncDisposable {
     if (stdoutMode === "capture") {
       this.#readers.push(this.#collect(this.#child.stdout, (s) => this.#out = keep(this.#out + s)));
     }
-    this.#readers.push(this.#collect(this.#child.stderr, (s) => this.#err = keep(this.#err + s)));
+    this.#readers.push(this.#collect(this.#child.stderr, (s) => {
+      this.#errTotal += s.length;
+      this.#err = keep(this.#err + s);
+    }));
     this.status = this.#child.status.then((s) => {
       this.#exit = s;
       this.#notify();
@@ -171,6 +175,17 @@ export class Background implements AsyncDisposable {
     return this.#err;
   }
 
+  /** A mark for `errorsSince`: how many characters of stderr have been read so far. */
+  get errorMark(): number {
+    return this.#errTotal;
+  }
+
+  /** The stderr text read after `mark` (as much of it as is still kept). */
+  errorsSince(mark: number): string {
+    const n = Math.min(this.#errTotal - mark, this.#err.length);
+    return n <= 0 ? "" : this.#err.slice(this.#err.length - n);
+  }
+
   /** Wait until stdout or stderr matches `re`; fail when the process exits or time runs out. */
   async waitForOutput(re: RegExp, timeoutMs = 10_000): Promise<RegExpMatchArray> {
     const deadline = performance.now() + timeoutMs;
@@ -189,7 +204,7 @@ export class Background implements AsyncDisposable {
 
   /** Wait for the exit, at most `timeoutMs`; undefined when still running. */
   async waitExit(timeoutMs: number): Promise<Deno.CommandStatus | undefined> {
-    let timer: number | undefined;
+    let timer: ReturnType<typeof setTimeout> | undefined;
     const late = new Promise<undefined>((r) => timer = setTimeout(() => r(undefined), timeoutMs));
     try {
       return await Promise.race([this.status, late]);
@@ -231,7 +246,7 @@ export class Background implements AsyncDisposable {
   }
 
   async #drain(timeoutMs: number): Promise<void> {
-    let timer: number | undefined;
+    let timer: ReturnType<typeof setTimeout> | undefined;
     const late = new Promise<void>((r) => timer = setTimeout(r, timeoutMs));
     await Promise.race([Promise.all(this.#readers), late]);
     clearTimeout(timer);

@@ -6,7 +6,7 @@
  */
 
 import {
-  Background,
+  type Background,
   exists,
   run,
   type RunOptions,
@@ -78,6 +78,19 @@ export class WeftSwitch implements AsyncDisposable {
     return await rssKiB(this.pid);
   }
 
+  /**
+   * Ask the running switch for its counters: SIGUSR1 makes it print a `counters {…}` line on
+   * stderr; wait (bounded) for that new line and parse it.
+   */
+  async counters(timeoutMs = 5_000): Promise<SwitchCounters> {
+    const mark = this.process.errorMark;
+    this.process.signal("SIGUSR1");
+    return await waitUntil("a counters report on SIGUSR1", () => {
+      const fresh = parseCounterReports(this.process.errorsSince(mark));
+      return fresh.length > 0 ? fresh[fresh.length - 1] : undefined;
+    }, { timeoutMs });
+  }
+
   async stop(): Promise<Deno.CommandStatus> {
     return await this.process.stop();
   }
@@ -93,4 +106,19 @@ export async function rssKiB(pid: number): Promise<number> {
   const m = /^VmRSS:\s+(\d+) kB/m.exec(status);
   if (!m) throw new Error(`No VmRSS in /proc/${pid}/status`);
   return Number(m[1]);
+}
+
+/** The JSON a `weft switch` prints as `counters {…}` on SIGUSR1 and at exit (switch_report.ts). */
+export interface SwitchCounters {
+  switch: string;
+  fdb: { size: number; limit: number; refusals: number; aged: number };
+  ctlRefused: Record<string, number>;
+  ports: Array<Record<string, unknown> & { port: number }>;
+}
+
+/** Every `counters {…}` report in a switch's stderr, oldest first. */
+export function parseCounterReports(stderr: string): SwitchCounters[] {
+  const out: SwitchCounters[] = [];
+  for (const m of stderr.matchAll(/^\S+ counters (\{.*\})\n/gm)) out.push(JSON.parse(m[1]));
+  return out;
 }

@@ -1,0 +1,42 @@
+/**
+ * `deno task bench [NAME…]`: weft's benchmarks. Each prints a markdown table of medians (and, for
+ * real-peer benchmarks, the peer measured in the same run and the ratio) for the README.
+ * Names: core (in-process switch), and the real-peer ones as they land.
+ */
+
+import { runCore } from "./switch_core.ts";
+import { fmt, medianOf, table } from "./stats.ts";
+
+const RUNS = Number(Deno.env.get("BENCH_RUNS") ?? 5);
+
+async function core(): Promise<string> {
+  const rows: (string | number)[][] = [];
+  for (const frameBytes of [64, 1500]) {
+    for (const ports of [2, 16]) {
+      for (const macs of [10, 1000, 100_000]) {
+        if (ports === 16 && macs === 10) continue;
+        const rate = await medianOf(RUNS, () => runCore({ frameBytes, ports, macs, ms: 400 }));
+        const gbit = (rate * frameBytes * 8) / 1e9;
+        rows.push([frameBytes, ports, macs, `${fmt(rate)}/s`, gbit.toFixed(1)]);
+      }
+    }
+  }
+  return `### Switch core, in process (median of ${RUNS}, one core)\n\n` +
+    table(["frame B", "ports", "MACs", "frames/s", "Gbit/s"], rows);
+}
+
+const benches: Record<string, () => Promise<string>> = { core };
+
+const names = Deno.args.length ? Deno.args : Object.keys(benches);
+console.log(
+  `weft bench — ${new Date().toISOString().slice(0, 10)}, ${Deno.build.target}, ` +
+    `${navigator.hardwareConcurrency} CPUs, Deno ${Deno.version.deno}\n`,
+);
+for (const n of names) {
+  const b = benches[n];
+  if (!b) {
+    console.error(`Unknown benchmark "${n}": expected one of ${Object.keys(benches).join(", ")}`);
+    Deno.exit(2);
+  }
+  console.log((await b()) + "\n");
+}

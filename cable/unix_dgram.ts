@@ -1,0 +1,332 @@
+/**
+ * A frame endpoint on a connected, non-blocking AF_UNIX SOCK_DGRAM socket driven through libc
+ * FFI: one Ethernet frame per datagram, no header — the data path of the VDE protocol
+ * (docs/PROTOCOLS.md §1; vde-2 `src/vde_switch/datasock.c`, vdeplug4 `libvdeplug_vde.c`).
+ *
+ * Receive: when the poller says the socket is readable, it is drained with `recvmmsg` in batches
+ * of 64 datagrams into one receive pool shared by every socket of the process. That is safe
+ * because received frames are borrowed (ARCHITECTURE §3): each is handed to the sink
+ * synchronously as a view of its pool slot and the slot is reused by the next batch. Slots hold
+ * 65,536 bytes, so frames up to 65,535 bytes (MAX_FRAME) pass; a longer datagram is truncated by
+ * the kernel (MSG_TRUNC), dropped and counted `oversize`; a datagram under 14 bytes is `runt`.
+ *
+ * Send: `send()` copies the frame into a bounded per-endpoint queue (1,024 frames — the kernel's
+ * UIO_MAXIOV, the most one `sendmmsg` takes — and 2 MiB by default); a full queue drops and
+ * counts `queueFull`. The queue is flushed once per event-loop turn (a microtask) with
+ * `sendmmsg`. On EAGAIN the rest stays queued and the poller is asked for POLLOUT. EAGAIN is
+ * routine: a Linux unix datagram receive queue holds only net.unix.max_dgram_qlen = 10
+ * datagrams, and queueing instead of dropping is what keeps TCP through a switch fast.
+ *
+ * A peer that is gone (ECONNREFUSED, ECONNRESET, ENOTCONN, EPIPE) closes the endpoint. For the
+ * VDE kinds the usual end is the control stream's EOF (cable/vde.ts), as in vde_switch.
+ */
+
+import { EndpointBase } from "../core/endpoint_base.ts";
+import { MAX_FRAME, MIN_FRAME } from "../core/endpoint.ts";
+import {
+  addressOf,
+  closeFd,
+  EAGAIN,
+  EBADF,
+  ECONNREFUSED,
+  ECONNRESET,
+  EINTR,
+  ENOTCONN,
+  EPIPE,
+  errno,
+  errnoName,
+  IOVEC_SIZE,
+  libc,
+  MMSGHDR_SIZE,
+  MSG_DONTWAIT,
+  MSG_TRUNC,
+  storeAddress,
+} from "./ffi/libc.ts";
+import { poller, type PollHandler, POLLIN, POLLOUT } from "./ffi/poller.ts";
+
+/** Datagrams per `recvmmsg` call. */
+const RX_SLOTS = 64;
+/** Bytes per receive slot: MAX_FRAME fits, one more byte lets MSG_TRUNC tell longer ones. */
+const RX_SLOT_SIZE = 65536;
+/** Batches per readable event before other descriptors get their turn (level-triggered). */
+const RX_ROUNDS = 16;
+/** The kernel's UIO_MAXIOV: the most messages one sendmmsg call takes. */
+const MAX_QUEUE_FRAMES = 1024;
+
+// struct mmsghdr as Uint32 indexes (MMSGHDR_SIZE / 4 = 16 words per entry).
+const W_IOV = 4; // msg_iov (pointer, 2 words)
+const W_IOVLEN = 6; // msg_iovlen (size_t, 2 words)
+const W_FLAGS = 12; // msg_flags
+const W_LEN = 14; // msg_len
+
+const PEER_GONE = new Set([ECONNREFUSED, ECONNRESET, ENOTCONN, EPIPE, EBADF]);
+
+/** Fill `hdrs` so that entry i uses iovec i with one element. */
+function linkIovecs(hdr32: Uint32Array, iov: Uint8Array, n: number): void {
+  const iovBase = addressOf(iov);
+  for (let i = 0; i < n; i++) {
+    storeAddress(hdr32, i * 16 + W_IOV, iovBase + i * IOVEC_SIZE);
+    hdr32[i * 16 + W_IOVLEN] = 1;
+  }
+}
+
+/**
+ * The receive pool, shared by all sockets (see the module doc). Module-level, so every buffer
+ * recvmmsg writes into stays referenced for the life of the process.
+ */
+class RxPool {
+  readonly buf = new Uint8Array(RX_SLOTS * RX_SLOT_SIZE);
+  readonly hdrs = new Uint8Array(RX_SLOTS * MMSGHDR_SIZE);
+  readonly hdr32 = new Uint32Array(this.hdrs.buffer);
+  readonly iov = new Uint8Array(RX_SLOTS * IOVEC_SIZE);
+  readonly slots: Uint8Array[] = [];
+  /** Set while a drain hands frames out of the pool: a nested drain must not overwrite them. */
+  busy = false;
+
+  constructor() {
+    const iov32 = new Uint32Array(this.iov.buffer);
+    const base = addressOf(this.buf);
+    for (let i = 0; i < RX_SLOTS; i++) {
+      storeAddress(iov32, i * 4, base + i * RX_SLOT_SIZE);
+      iov32[i * 4 + 2] = RX_SLOT_SIZE;
+      this.slots.push(this.buf.subarray(i * RX_SLOT_SIZE, (i + 1) * RX_SLOT_SIZE));
+    }
+    linkIovecs(this.hdr32, this.iov, RX_SLOTS);
+  }
+}
+
+let rxPool: RxPool | undefined;
+
+export interface UnixDgramOptions {
+  /** Largest frame sent or received (default MAX_FRAME, 65,535). */
+  mtu?: number;
+  /** Out-queue bound in frames (default and maximum 1,024). */
+  queueFrames?: number;
+  /** Out-queue bound in bytes (default 2 MiB). */
+  queueBytes?: number;
+  /** Called once when the endpoint closes, after the socket is closed (e.g. to unlink files). */
+  onClose?: () => void;
+}
+
+/**
+ * An endpoint that owns `fd`, a connected AF_UNIX datagram socket, from construction on: closing
+ * the endpoint closes the descriptor.
+ */
+export class UnixDgramEndpoint extends EndpointBase implements PollHandler {
+  readonly fd: number;
+  /** errno name of the failure that closed the endpoint, if one did. */
+  closeReason: string | undefined;
+
+  readonly #maxFrames: number;
+  readonly #maxBytes: number;
+  readonly #onClose: (() => void) | undefined;
+  // Out-queue: frames [#head, #count) are waiting, their bytes are #buf[#offs[#head], #tail).
+  // Entry i has its mmsghdr (pointing at iovec i) and iovec (pointing into #buf) ready, so one
+  // sendmmsg sends them all. All of these are fields: they stay referenced while libc uses them.
+  readonly #hdrs: Uint8Array;
+  readonly #iov: Uint8Array;
+  readonly #iov32: Uint32Array;
+  readonly #offs: Uint32Array;
+  readonly #lens: Uint32Array;
+  #buf: Uint8Array;
+  #base: number;
+  #head = 0;
+  #count = 0;
+  #tail = 0;
+  #scheduled = false;
+  #waitingOut = false;
+  readonly #flushTask = () => this.#flush();
+
+  constructor(fd: number, url: string, opts: UnixDgramOptions = {}) {
+    super(url, opts.mtu ?? MAX_FRAME);
+    this.fd = fd;
+    this.#maxFrames = Math.max(1, Math.min(opts.queueFrames ?? MAX_QUEUE_FRAMES, MAX_QUEUE_FRAMES));
+    this.#maxBytes = Math.max(this.mtu, opts.queueBytes ?? 2 * 1024 * 1024);
+    this.#onClose = opts.onClose;
+    this.#hdrs = new Uint8Array(this.#maxFrames * MMSGHDR_SIZE);
+    this.#iov = new Uint8Array(this.#maxFrames * IOVEC_SIZE);
+    this.#iov32 = new Uint32Array(this.#iov.buffer);
+    this.#offs = new Uint32Array(this.#maxFrames);
+    this.#lens = new Uint32Array(this.#maxFrames);
+    linkIovecs(new Uint32Array(this.#hdrs.buffer), this.#iov, this.#maxFrames);
+    // Start small and grow on demand up to the bound: most ports never queue much.
+    this.#buf = new Uint8Array(Math.min(this.#maxBytes, 256 * 1024));
+    this.#base = addressOf(this.#buf);
+    rxPool ??= new RxPool();
+    poller().register(fd, this, POLLIN);
+  }
+
+  /** Frames waiting in the out-queue. */
+  get queuedFrames(): number {
+    return this.#count - this.#head;
+  }
+
+  /** Bytes waiting in the out-queue. */
+  get queuedBytes(): number {
+    return this.#count === this.#head ? 0 : this.#tail - this.#offs[this.#head];
+  }
+
+  /** Bytes currently allocated for the out-queue (never above the `queueBytes` bound). */
+  get queueCapacity(): number {
+    return this.#buf.length;
+  }
+
+  send(frame: Uint8Array): boolean {
+    const c = this.counters;
+    const len = frame.length;
+    if (this.isClosed) return c.drop("closed");
+    if (len < MIN_FRAME) return c.drop("runt");
+    if (len > this.mtu) return c.drop("oversize");
+    if (this.#count === this.#maxFrames || this.#tail + len > this.#buf.length) {
+      if (!this.#makeRoom(len)) return c.drop("queueFull");
+    }
+    const i = this.#count;
+    const off = this.#tail;
+    this.#buf.set(frame, off);
+    this.#offs[i] = off;
+    this.#lens[i] = len;
+    storeAddress(this.#iov32, i * 4, this.#base + off);
+    this.#iov32[i * 4 + 2] = len;
+    this.#iov32[i * 4 + 3] = 0;
+    this.#count = i + 1;
+    this.#tail = off + len;
+    c.countOut(len);
+    if (!this.#scheduled && !this.#waitingOut) {
+      this.#scheduled = true;
+      queueMicrotask(this.#flushTask);
+    }
+    return true;
+  }
+
+  /** Called by the poller: drain the socket. */
+  readable(): void {
+    const pool = rxPool!;
+    if (this.isClosed || pool.busy) return; // a nested drain: the next poll round comes back
+    const c = libc();
+    const h = pool.hdr32;
+    const counters = this.counters;
+    pool.busy = true;
+    try {
+      for (let round = 0; round < RX_ROUNDS; round++) {
+        const n = c.recvmmsg(this.fd, pool.hdrs, RX_SLOTS, MSG_DONTWAIT, null);
+        if (n <= 0) {
+          const e = n < 0 ? errno() : EAGAIN;
+          if (e === EINTR) continue;
+          if (e !== EAGAIN) this.#fail(e);
+          return;
+        }
+        for (let i = 0; i < n; i++) {
+          const len = h[i * 16 + W_LEN];
+          if (h[i * 16 + W_FLAGS] & MSG_TRUNC || len > this.mtu) counters.drop("oversize");
+          else if (len < MIN_FRAME) counters.drop("runt");
+          else this.deliver(pool.slots[i].subarray(0, len));
+          if (this.isClosed) return; // the sink closed us
+        }
+        if (n < RX_SLOTS) return;
+      }
+    } finally {
+      pool.busy = false;
+    }
+  }
+
+  /** Called by the poller while POLLOUT is wanted: the peer has room again. */
+  writable(): void {
+    if (this.#waitingOut) this.#flush();
+  }
+
+  protected closeResources(): void {
+    const pending = this.#count - this.#head;
+    if (pending > 0) this.counters.drop("closed", pending);
+    this.#head = this.#count = this.#tail = 0;
+    poller().unregister(this.fd);
+    closeFd(this.fd);
+    try {
+      this.#onClose?.();
+    } catch {
+      // Cleanup of the owner's files: nothing to do about a failure here, and close() must not
+      // throw.
+    }
+  }
+
+  #fail(e: number): void {
+    this.closeReason = errnoName(e);
+    this.close();
+  }
+
+  #flush(): void {
+    this.#scheduled = false;
+    if (this.isClosed) return;
+    const c = libc();
+    while (this.#head < this.#count) {
+      const head = this.#head;
+      const hdrs = head === 0 ? this.#hdrs : this.#hdrs.subarray(head * MMSGHDR_SIZE);
+      const r = c.sendmmsg(this.fd, hdrs, this.#count - head, MSG_DONTWAIT);
+      if (r > 0) {
+        this.#head = head + r;
+        continue;
+      }
+      const e = r < 0 ? errno() : EAGAIN;
+      if (e === EAGAIN) {
+        if (!this.#waitingOut) {
+          this.#waitingOut = true;
+          poller().setInterest(this.fd, POLLIN | POLLOUT);
+        }
+        return;
+      }
+      if (e === EINTR) continue;
+      if (PEER_GONE.has(e)) return this.#fail(e);
+      // This one frame cannot be sent (EMSGSIZE, ENOBUFS, …): drop it and go on with the rest.
+      this.counters.drop("sendError");
+      this.closeReason = errnoName(e);
+      this.#head = head + 1;
+    }
+    this.#head = this.#count = this.#tail = 0;
+    if (this.#waitingOut) {
+      this.#waitingOut = false;
+      poller().setInterest(this.fd, POLLIN);
+    }
+  }
+
+  /**
+   * Make room for one more frame of `len` bytes: grow the buffer (up to the bound) or move the
+   * waiting frames to the front. False when the queue is full. Moving costs as much as the
+   * waiting bytes, so it is done only when it frees at least a quarter of the queue — which keeps
+   * its cost per frame bounded under sustained overload.
+   */
+  #makeRoom(len: number): boolean {
+    const live = this.#count - this.#head;
+    const liveStart = live > 0 ? this.#offs[this.#head] : this.#tail;
+    const liveBytes = this.#tail - liveStart;
+    if (live >= this.#maxFrames || liveBytes + len > this.#maxBytes) return false;
+    const cap = this.#buf.length;
+    if (liveBytes + len > cap || (this.#tail + len > cap && cap < this.#maxBytes)) {
+      const grown = Math.min(this.#maxBytes, Math.max(cap * 2, liveBytes + len));
+      this.#relayout(new Uint8Array(grown), liveStart, liveBytes, live);
+      return true;
+    }
+    if (live * 4 > this.#maxFrames * 3 || liveBytes * 4 > cap * 3) return false;
+    this.#relayout(this.#buf, liveStart, liveBytes, live);
+    return true;
+  }
+
+  /** Move the waiting frames to the start of `buf` (the current buffer or a bigger one). */
+  #relayout(buf: Uint8Array, liveStart: number, liveBytes: number, live: number): void {
+    if (buf === this.#buf) buf.copyWithin(0, liveStart, liveStart + liveBytes);
+    else buf.set(this.#buf.subarray(liveStart, liveStart + liveBytes));
+    this.#buf = buf;
+    this.#base = addressOf(buf);
+    const head = this.#head;
+    for (let j = 0; j < live; j++) {
+      const off = this.#offs[head + j] - liveStart;
+      const len = this.#lens[head + j];
+      this.#offs[j] = off;
+      this.#lens[j] = len;
+      storeAddress(this.#iov32, j * 4, this.#base + off);
+      this.#iov32[j * 4 + 2] = len;
+      this.#iov32[j * 4 + 3] = 0;
+    }
+    this.#head = 0;
+    this.#count = live;
+    this.#tail = liveBytes;
+  }
+}
