@@ -33,7 +33,7 @@ const TAP = { tun: true };
 async function assertPings(from: Netns, to: string, count = 5): Promise<void> {
   await from.waitReachable(to, 10_000);
   const r = await from.ping(to, { count, interval: 0.05, wait: 1 });
-  assertEquals(r.received, count, `${count} echoes from ${from.name} to ${to}:\n${r.output}`);
+  assertEquals([r.sent, r.received], [count, count], `echoes sent/answered:\n${r.output}`);
 }
 
 /** Ping both ways over IPv4 and over IPv6. */

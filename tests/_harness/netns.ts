@@ -43,7 +43,7 @@ export interface PingOptions {
   interval?: number;
   /** Per-reply timeout, seconds. */
   wait?: number;
-  /** Hard deadline for the whole run, seconds; derived from the others by default. */
+  /** `-w`: stop after `count` replies or this many seconds (see `ping`). */
   deadline?: number;
   /** Echo payload size in bytes (`-s`). */
   size?: number;
@@ -187,12 +187,16 @@ export class Netns implements AsyncDisposable {
     return m[1];
   }
 
-  /** Ping from this namespace; bounded by `deadline` (and a process timeout on top). */
+  /**
+   * Ping from this namespace. Without `deadline`, exactly `count` echoes are sent and ping waits
+   * `wait` seconds for the last reply, so `sent - received` is the loss. With `deadline` (`-w`),
+   * ping keeps sending until `count` replies arrived or the deadline passed — a reachability probe.
+   * Either way the run is bounded (and a process timeout sits on top).
+   */
   async ping(addr: string, opts: PingOptions = {}): Promise<PingResult> {
     const count = opts.count ?? 3;
     const interval = opts.interval ?? 0.2;
     const wait = opts.wait ?? 1;
-    const deadline = opts.deadline ?? Math.ceil(count * interval + wait + 1);
     const argv = [
       "ping",
       "-n",
@@ -203,13 +207,13 @@ export class Netns implements AsyncDisposable {
       String(interval),
       "-W",
       String(wait),
-      "-w",
-      String(deadline),
+      ...(opts.deadline === undefined ? [] : ["-w", String(opts.deadline)]),
       ...(opts.size === undefined ? [] : ["-s", String(opts.size)]),
       ...(opts.from === undefined ? [] : ["-I", opts.from]),
       addr,
     ];
-    const r = await this.exec(argv, { timeoutMs: (deadline + 5) * 1000 });
+    const bound = opts.deadline ?? count * interval + wait;
+    const r = await this.exec(argv, { timeoutMs: Math.ceil(bound + 5) * 1000 });
     const stats = /(\d+) packets transmitted, (\d+) (?:packets )?received/.exec(r.stdout);
     const rtt = /= [\d.]+\/([\d.]+)\//.exec(r.stdout);
     return {
