@@ -1,61 +1,67 @@
 /**
  * `deno task build`: writes `dist/weft`, ONE executable file that runs weft on a Linux x86_64
- * machine without Deno installed (`dist/weft --version`, `dist/weft switch --sock /tmp/x`, ...).
+ * (glibc) machine without Deno installed (`dist/weft --version`, `dist/weft switch --sock /tmp/x`).
  *
  *     deno run -A build.ts [--entry main.ts] [--out dist/weft] [--mode auto|compile|sfx]
  *
- * Two ways to get there; `--mode auto` (the default) picks the first that is possible:
+ * Two ways to get there; `--mode auto` (the default) takes `compile` if `DENORT_BIN` is set, else
+ * `sfx`:
  *
- * 1. `compile` — when `DENORT_BIN` names a file: the real `deno compile -A --unstable-net`, with
- *    that file as the runtime. `denort` is the slim runtime (`denort-x86_64-unknown-linux-gnu.zip`
- *    in every Deno release) that reads the program `deno compile` appends to it; it must be the
- *    same version as the deno running this build. Without `DENORT_BIN`, `deno compile` downloads
- *    denort from dl.deno.land, which this project's machines cannot reach (it fails with a DNS
- *    error), so `--mode compile` without `DENORT_BIN` is only for machines with internet.
- *    Pointing `DENORT_BIN` at the full `deno` binary does NOT work, checked with 2.9.6: compile
- *    "succeeds" (98 MB), but the result is just the deno CLI (`x --version` prints deno's version,
- *    `x a` says `Module not found "file:///.../a"`) because only denort looks for the embedded
- *    program. This build refuses such a `DENORT_BIN` with a one-line error.
+ * 1. `compile`: the real `deno compile -A --unstable-net`, with `DENORT_BIN` as the runtime.
+ *    denort is the slim runtime that reads the program `deno compile` appends to it; it ships as
+ *    `denort-x86_64-unknown-linux-gnu.zip` with every Deno release and must be the same version
+ *    as the deno running this build. Without `DENORT_BIN`, `deno compile` downloads denort from
+ *    dl.deno.land, which this project's machines cannot reach (a DNS error after ~2 s), so
+ *    `--mode compile` without it is only for machines with internet. Pointing `DENORT_BIN` at the
+ *    full `deno` binary does NOT work (checked with 2.9.6): compile "succeeds" (98 MB), but the
+ *    result is the plain deno CLI (`x --version` prints deno's version, `x a` says
+ *    `Module not found "file:///.../a"`), because only denort looks for an embedded program.
+ *    This build refuses such a `DENORT_BIN` with a one-line error.
  *
- * 2. `sfx` — the offline default: a self-extracting file. `deno bundle --platform deno` turns the
- *    entry and everything it imports (weft's modules, npm packages such as `yaml`) into one ES
- *    module whose only imports are `node:` built-ins. `dist/weft` is then a short POSIX sh header,
- *    followed by that bundle and by the deno binary running this build (`Deno.execPath()`, or
- *    `WEFT_DENO_BIN`), gzipped. On first run the header unpacks both into
- *    `${WEFT_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/weft}/<sha256 prefix of the payload>/`
- *    (if that is unset or not writable: `${TMPDIR:-/tmp}/weft-<uid>/`, owned by the user, mode
- *    700). It unpacks into a `.<key>.<pid>` directory beside it and renames that into place, so
- *    two first runs at once cannot leave a half-written runtime behind; a run killed meanwhile
+ * 2. `sfx`, the offline default: a self-extracting file. `deno bundle --platform deno` turns the
+ *    entry and everything it imports (weft's modules, any npm packages) into one ES module whose
+ *    only imports are `node:` built-ins, with an inline source map so stack traces
+ *    (`WEFT_DEBUG=1`) name the original .ts files and lines. `dist/weft` is a short POSIX sh
+ *    header, then that bundle, then the deno binary running this build (`Deno.execPath()`, or
+ *    `WEFT_DENO_BIN`), gzipped. The first run unpacks them as `<cache>/deno-<R>/deno` and
+ *    `<cache>/deno-<R>/weft-<A>.js`, R and A being sha256 prefixes of the binary and of the
+ *    bundle, so a rebuild with the same deno adds only its small .js file to the cache, not
+ *    another 96 MB. `<cache>` is `${WEFT_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/weft}`, or if
+ *    HOME is unset or that is not writable, `${TMPDIR:-/tmp}/weft-<uid>` (which must be the
+ *    user's own). Both are written under temporary names and renamed into place, so two first
+ *    runs at once cannot leave a half-written runtime behind; a run killed by a signal meanwhile
  *    removes its partial copy. Every run then `exec`s
  *    `deno run -A --unstable-net --no-config --no-lock --no-remote --no-npm --cached-only --quiet
- *    main.js "$@"`: no network, no deno.json / package.json / deno.lock from the current
- *    directory, no "Download"/"Check" lines, and — thanks to `exec` — weft's own process gets the
+ *    weft-<A>.js "$@"`: no network, no deno.json / package.json / deno.lock from the current
+ *    directory, no "Download"/"Check" lines; thanks to `exec`, weft's own process gets the
  *    arguments, stdin/stdout/stderr, exit code and signals unchanged. The warm path runs only
- *    shell built-ins, so it costs about one `sh` start over plain `deno run`. It also exports
- *    `DENO_NO_UPDATE_CHECK=1`, `DENO_NO_PROMPT=1`, `DENO_DIR=<cache>/deno_dir` (V8 code cache) and
- *    `WEFT_EXE=<absolute path of dist/weft>` so the program can start copies of itself. Unpacking
- *    needs sh, tail, head, gzip, wc, mkdir, mv, rm, chmod and id — all in coreutils/busybox.
+ *    shell built-ins. It exports `DENO_NO_UPDATE_CHECK=1`, `DENO_NO_PROMPT=1`,
+ *    `DENO_DIR=<cache>/deno-<R>/deno_dir` (V8 code cache) and `WEFT_EXE=<absolute path of the
+ *    file>`, so that the program can start copies of itself. Unpacking uses tail, head, gzip, wc,
+ *    mkdir, mv, rm, chmod and id (coreutils or busybox). If it cannot start weft at all, it
+ *    prints one line `weft: ...` and exits 125.
  *
- * Measured on the project's machine (2 cores, deno 2.9.6, binary 95.6 MB): gzip via
- * `CompressionStream` gives 42.5 MB in about 2 s (`gzip -9`: 41.4 MB in 9.4 s; `xz -6`: 30.5 MB but
- * 57 s to pack, 1.7 s to unpack, and xz is not everywhere), and `gzip -dc` unpacks it in about
- * 0.7 s. So: `dist/weft` is ~43 MB, the first run takes ~1.3 s extra, later runs start in about
- * the time of `deno run` on a local JS file (~0.1 s). Hence gzip, done in-process at build time
- * (no gzip needed to build), and the external `gzip` only to unpack.
+ * Why `sfx` is built this way, measured on the project's machine (2 cores, deno 2.9.6, whose
+ * binary is 95.6 MB): `CompressionStream("gzip")` packs the binary to 42.5 MB in ~2 s with no
+ * external tool (`gzip -9`: 41.4 MB in 9.4 s; `xz -6`: 30.5 MB, but 57 s to pack, 1.7 s to unpack,
+ * and xz is not on every machine), and `gzip -dc` unpacks it in ~0.7 s. Result: `dist/weft` is
+ * ~43 MB and builds in ~5 s; the first run takes ~0.9 s; later runs take ~0.11 s, against
+ * ~0.10 s for the same `deno run` started directly.
  *
- * Limits of `sfx` (shared with `deno compile` unless `--include` is used): files read at run time
- * relative to `import.meta.url`, and workers or dynamic imports with computed specifiers, are not
- * in the bundle. The unpacked runtime stays in the cache (~96 MB per build); delete
- * `~/.cache/weft` to reclaim it.
+ * Limits of `sfx` (which `deno compile` shares unless given `--include`): the bundle does not
+ * contain files read at run time relative to `import.meta.url`, nor workers or dynamic imports
+ * with computed specifiers. Each deno version leaves a ~96 MB runtime in the cache (each build
+ * only its .js); delete `~/.cache/weft` to reclaim the space.
  */
 
 import { dirname, isAbsolute, join, relative, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { Buffer } from "node:buffer";
+import { fileURLToPath, pathToFileURL } from "node:url";
 
 /** Changing the launcher's layout or flags changes every cache key through this string. */
 const LAUNCHER_FORMAT = "weft-sfx/1";
 
-/** How the unpacked bundle is started; `main.js "$@"` follows these. */
+/** How the launcher starts the unpacked bundle: `deno RUN_FLAGS… weft-<A>.js "$@"`. */
 export const RUN_FLAGS = [
   "run",
   "-A",
@@ -97,8 +103,8 @@ export interface BuildResult {
   mode: "compile" | "sfx";
   out: string;
   bytes: number;
-  /** sfx only: the cache directory name the launcher unpacks into. */
-  key?: string;
+  /** sfx only: where in the cache the first run unpacks deno and the program. */
+  cache?: string;
 }
 
 const USAGE = "usage: deno run -A build.ts [--entry FILE] [--out FILE] [--mode auto|compile|sfx]";
@@ -149,7 +155,7 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
       `entry ${shown(opts.entry)} is not a file; expected the weft CLI (main.ts) or --entry FILE`,
     );
   }
-  const denort = Deno.env.get("DENORT_BIN");
+  const denort = Deno.env.get("DENORT_BIN") || undefined;
   const mode = opts.mode === "auto" ? (denort ? "compile" : "sfx") : opts.mode;
   return mode === "compile" ? await buildCompiled(opts, denort) : await buildSfx(opts);
 }
@@ -216,17 +222,24 @@ async function buildSfx(opts: BuildOptions): Promise<BuildResult> {
   });
   checkLinuxX64(denoPath, deno);
   const bundle = await bundleEntry(opts);
-  const key = await payloadKey(deno, bundle);
+  const tag = `${LAUNCHER_FORMAT}\0${RUN_FLAGS.join(" ")}\0`;
+  const rtKey = await shortHash(tag, deno);
+  const appKey = await shortHash(tag, bundle);
   const packed = await gzip(deno);
 
   // The header holds the payload offsets, which depend on the header's own length: iterate.
   let header = "";
   for (let at = 0;;) {
-    const next = launcher({ key, jsAt: at + 1, jsLen: bundle.length, rtLen: deno.length });
-    const bytes = new TextEncoder().encode(next).length;
+    const next = launcher({
+      rtKey,
+      appKey,
+      jsAt: at + 1,
+      jsLen: bundle.length,
+      rtLen: deno.length,
+    });
     if (next === header) break;
     header = next;
-    at = bytes;
+    at = new TextEncoder().encode(next).length;
   }
 
   await Deno.mkdir(dirname(opts.out), { recursive: true });
@@ -247,7 +260,7 @@ async function buildSfx(opts: BuildOptions): Promise<BuildResult> {
     throw e;
   }
   const { size } = await Deno.stat(opts.out);
-  return { mode: "sfx", out: opts.out, bytes: size, key };
+  return { mode: "sfx", out: opts.out, bytes: size, cache: `deno-${rtKey}/weft-${appKey}.js` };
 }
 
 /** dist/weft must carry a Linux x86_64 deno, whatever machine builds it. */
@@ -275,6 +288,8 @@ async function bundleEntry(opts: BuildOptions): Promise<Uint8Array> {
         "deno",
         "--packages",
         "bundle",
+        "--sourcemap",
+        "inline",
         "--config",
         opts.config,
         "--output",
@@ -293,12 +308,30 @@ async function bundleEntry(opts: BuildOptions): Promise<Uint8Array> {
           `expected the entry and all its imports to resolve with ${shown(opts.config)}`,
       );
     }
-    const bytes = await Deno.readFile(file);
-    checkBundle(new TextDecoder().decode(bytes), opts.entry);
-    return bytes;
+    const js = absoluteSourceMap(await Deno.readTextFile(file), file);
+    checkBundle(js, opts.entry);
+    return new TextEncoder().encode(js);
   } finally {
     await Deno.remove(dir, { recursive: true }).catch(() => {});
   }
+}
+
+/**
+ * The bundler's inline source map names the sources relative to where it wrote the bundle, which
+ * is not where the launcher unpacks it: make them absolute, so that stack traces name the real
+ * files (as `deno run main.ts` would).
+ */
+function absoluteSourceMap(js: string, bundlePath: string): string {
+  const m = js.match(
+    /\n\/\/# sourceMappingURL=data:application\/json;base64,([A-Za-z0-9+/=]+)\s*$/,
+  );
+  if (!m) return js;
+  const map = JSON.parse(Buffer.from(m[1], "base64").toString("utf8"));
+  if (!Array.isArray(map.sources)) return js;
+  const base = pathToFileURL(bundlePath);
+  map.sources = map.sources.map((src: string) => new URL(src, base).href);
+  const b64 = Buffer.from(JSON.stringify(map), "utf8").toString("base64");
+  return `${js.slice(0, m.index)}\n//# sourceMappingURL=data:application/json;base64,${b64}\n`;
 }
 
 /** The launcher runs with --no-remote --no-npm: only `node:` imports may remain. */
@@ -315,12 +348,11 @@ function checkBundle(js: string, entry: string): void {
   }
 }
 
-async function payloadKey(deno: Uint8Array, bundle: Uint8Array): Promise<string> {
-  const tag = new TextEncoder().encode(`${LAUNCHER_FORMAT}\0${RUN_FLAGS.join(" ")}\0`);
-  const all = new Uint8Array(tag.length + deno.length + bundle.length);
-  all.set(tag, 0);
-  all.set(deno, tag.length);
-  all.set(bundle, tag.length + deno.length);
+async function shortHash(tag: string, bytes: Uint8Array): Promise<string> {
+  const head = new TextEncoder().encode(tag);
+  const all = new Uint8Array(head.length + bytes.length);
+  all.set(head, 0);
+  all.set(bytes, head.length);
   const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", all));
   return [...digest.slice(0, 8)].map((b) => b.toString(16).padStart(2, "0")).join("");
 }
@@ -338,24 +370,31 @@ async function writeAll(file: Deno.FsFile, bytes: Uint8Array): Promise<void> {
 }
 
 interface LauncherParams {
-  /** Cache directory name: a prefix of the payload's sha256. */
-  key: string;
-  /** 1-based offset of main.js in the file (for `tail -c +N`); deno.gz follows it to the end. */
+  /** Names the runtime's cache directory `deno-<rtKey>`: a sha256 prefix of the deno binary. */
+  rtKey: string;
+  /** Names the program `weft-<appKey>.js` in that directory: a sha256 prefix of the bundle. */
+  appKey: string;
+  /** 1-based offset of the bundle in the file (for `tail -c +N`); deno.gz follows to the end. */
   jsAt: number;
   jsLen: number;
   /** Size of the unpacked deno binary. */
   rtLen: number;
 }
 
-/** The POSIX sh header of dist/weft. Everything after its last line is binary payload. */
+/**
+ * The POSIX sh header of dist/weft; everything after its last line is binary payload. The cache
+ * holds one runtime directory per deno binary and one small .js file per build in it, so
+ * rebuilding weft with the same deno costs ~100 KB of cache, not another ~96 MB.
+ */
 export function launcher(p: LauncherParams): string {
   const flags = RUN_FLAGS.join(" ");
   return `#!/bin/sh
 # weft — self-extracting launcher written by build.ts (${LAUNCHER_FORMAT}). Binary payload follows
 # the line "exit ${LAUNCHER_FAILED}": do not edit this file. The first run unpacks deno and the
 # bundled program into $WEFT_CACHE_DIR, else \${XDG_CACHE_HOME:-$HOME/.cache}/weft, else
-# \${TMPDIR:-/tmp}/weft-<uid>, under the directory ${p.key}; later runs exec it directly.
-__weft_key=${p.key}
+# \${TMPDIR:-/tmp}/weft-<uid>, as deno-${p.rtKey}/{deno,weft-${p.appKey}.js}; later runs exec it.
+__weft_rt=deno-${p.rtKey}
+__weft_js=weft-${p.appKey}.js
 __weft_js_at=${p.jsAt}
 __weft_js_len=${p.jsLen}
 __weft_rt_at=${p.jsAt + p.jsLen}
@@ -364,28 +403,35 @@ __weft_self=$0
 case $__weft_self in /*) ;; *) __weft_self=$PWD/$__weft_self ;; esac
 
 __weft_ready() {
-  [ -x "$1/$__weft_key/deno" ] && [ -f "$1/$__weft_key/main.js" ]
+  [ -x "$1/$__weft_rt/deno" ] && [ -f "$1/$__weft_rt/$__weft_js" ]
 }
 
-# Unpacks into $1/.<key>.<pid>, then renames that to $1/<key>: a concurrent first run either
-# wins the rename or finds ours complete; a loser's copy (moved inside the winner's) is removed.
+# Unpacks deno into $1/.<rt>.<pid> and renames that to $1/<rt>; of concurrent first runs, one
+# wins the rename and the others' copies (moved inside the winner's, or left) are removed. The
+# program goes the same way, as a file. A signal meanwhile removes the partial copies.
 __weft_unpack() {
   [ -d "$1" ] && [ -w "$1" ] || return 1
-  __weft_tmp=$1/.$__weft_key.$$
-  trap 'rm -rf "$__weft_tmp"; exit 130' INT
-  trap 'rm -rf "$__weft_tmp"; exit 143' TERM
-  trap 'rm -rf "$__weft_tmp"; exit 129' HUP
-  rm -rf "$__weft_tmp" && mkdir -m 700 "$__weft_tmp" || return 1
-  if tail -c +$__weft_js_at "$__weft_self" | head -c $__weft_js_len >"$__weft_tmp/main.js" &&
+  __weft_tmp=$1/.$__weft_rt.$$
+  __weft_tmpjs=$1/$__weft_rt/.$__weft_js.$$
+  trap 'rm -rf "$__weft_tmp" "$__weft_tmpjs"; exit 130' INT
+  trap 'rm -rf "$__weft_tmp" "$__weft_tmpjs"; exit 143' TERM
+  trap 'rm -rf "$__weft_tmp" "$__weft_tmpjs"; exit 129' HUP
+  if [ ! -x "$1/$__weft_rt/deno" ] && rm -rf "$__weft_tmp" && mkdir -m 700 "$__weft_tmp" &&
     tail -c +$__weft_rt_at "$__weft_self" | gzip -dc >"$__weft_tmp/deno" &&
-    [ $(wc -c <"$__weft_tmp/main.js") -eq $__weft_js_len ] &&
     [ $(wc -c <"$__weft_tmp/deno") -eq $__weft_rt_len ] &&
     chmod 755 "$__weft_tmp/deno"
   then
-    mv "$__weft_tmp" "$1/$__weft_key" 2>/dev/null
-    rm -rf "$1/$__weft_key/.$__weft_key.$$"
+    mv "$__weft_tmp" "$1/$__weft_rt" 2>/dev/null
+    rm -rf "$1/$__weft_rt/.$__weft_rt.$$"
   fi
   rm -rf "$__weft_tmp"
+  if [ -x "$1/$__weft_rt/deno" ] && [ ! -f "$1/$__weft_rt/$__weft_js" ] &&
+    tail -c +$__weft_js_at "$__weft_self" | head -c $__weft_js_len >"$__weft_tmpjs" &&
+    [ $(wc -c <"$__weft_tmpjs") -eq $__weft_js_len ]
+  then
+    mv -f "$__weft_tmpjs" "$1/$__weft_rt/$__weft_js"
+  fi
+  rm -f "$__weft_tmpjs"
   trap - INT TERM HUP
   __weft_ready "$1"
 }
@@ -420,9 +466,9 @@ else
   fi
 fi
 
-__weft_dir=$__weft_base/$__weft_key
+__weft_dir=$__weft_base/$__weft_rt
 export DENO_NO_UPDATE_CHECK=1 DENO_NO_PROMPT=1 WEFT_EXE="$__weft_self" DENO_DIR="$__weft_dir/deno_dir"
-exec "$__weft_dir/deno" ${flags} "$__weft_dir/main.js" "$@"
+exec "$__weft_dir/deno" ${flags} "$__weft_dir/$__weft_js" "$@"
 exit ${LAUNCHER_FAILED}
 `;
 }
@@ -444,8 +490,7 @@ if (import.meta.main) {
     const secs = ((performance.now() - t0) / 1000).toFixed(1);
     const how = res.mode === "compile"
       ? "deno compile with DENORT_BIN"
-      : `self-extracting: deno ${Deno.version.deno} + bundle; first run unpacks into the cache ` +
-        `directory ${res.key}`;
+      : `self-extracting; the first run unpacks ${res.cache} into ~/.cache/weft`;
     console.log(`build: wrote ${shown(res.out)} (${mb(res.bytes)}, ${how}) in ${secs} s`);
   } catch (e) {
     if (!(e instanceof BuildError)) throw e;

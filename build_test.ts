@@ -110,7 +110,7 @@ Deno.test("build: dist/weft is one self-extracting executable that needs no deno
         stdin,
       );
 
-    await t.step("build.ts --mode sfx writes one executable file", async () => {
+    const build = async (out: string) => {
       const res = await run(Deno.execPath(), [
         "run",
         "-A",
@@ -118,11 +118,15 @@ Deno.test("build: dist/weft is one self-extracting executable that needs no deno
         "--entry",
         join(src, "entry.ts"),
         "--out",
-        weft,
+        out,
         "--mode",
         "sfx",
       ], { env: { PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin" }, cwd: ROOT, timeoutMs: 180_000 });
       assertEquals(res.code, 0, res.stderr);
+    };
+
+    await t.step("build.ts --mode sfx writes one executable file", async () => {
+      await build(weft);
       assertEquals(await entries(dist), ["weft"]);
       const info = await Deno.stat(weft);
       assert(info.isFile);
@@ -141,8 +145,11 @@ Deno.test("build: dist/weft is one self-extracting executable that needs no deno
       assertEquals(res.stdout, expect(args, input));
       const keys = await entries(cache);
       assertEquals(keys.length, 1, `one cache entry, no leftovers: ${keys}`);
-      assertMatch(keys[0], /^[0-9a-f]{16}$/);
-      assert((await Deno.stat(join(cache, keys[0], "deno"))).isFile);
+      assertMatch(keys[0], /^deno-[0-9a-f]{16}$/);
+      const files = await entries(join(cache, keys[0]));
+      assertEquals(files.length, 3, `deno, deno_dir, weft-*.js and no leftovers: ${files}`);
+      assertEquals(files.slice(0, 2), ["deno", "deno_dir"]);
+      assertMatch(files[2], /^weft-[0-9a-f]{16}\.js$/);
     });
 
     await t.step("second run uses the cache: no tools and no deno on PATH", async () => {
@@ -195,11 +202,26 @@ Deno.test("build: dist/weft is one self-extracting executable that needs no deno
       assertEquals(r2.stdout, expect(["two"], new Uint8Array()));
       const keys = await entries(join(home2, ".cache", "weft"));
       assertEquals(keys.length, 1, `one cache entry, no leftovers: ${keys}`);
-      assertEquals(await entries(join(home2, ".cache", "weft", keys[0])), [
-        "deno",
-        "deno_dir",
-        "main.js",
-      ]);
+      const files = await entries(join(home2, ".cache", "weft", keys[0]));
+      assertEquals(files.length, 3, `deno, deno_dir, weft-*.js and no leftovers: ${files}`);
+    });
+
+    await t.step("a rebuilt program reuses the unpacked runtime (no gzip needed)", async () => {
+      await Deno.writeTextFile(join(src, "helper.ts"), HELPER.replace("hello", "hi"));
+      const weft2 = join(tmp, "dist2", "weft");
+      await build(weft2);
+      const noGzip = join(tmp, "bin-no-gzip");
+      await Deno.mkdir(noGzip);
+      for (const tool of UNPACK_TOOLS.filter((t) => t !== "gzip")) {
+        await Deno.symlink(await which(tool), join(noGzip, tool));
+      }
+      const res = await run(weft2, [], { env: { PATH: noGzip, HOME: home }, cwd });
+      assertEquals([res.code, res.stderr], [0, ""]);
+      assertMatch(new TextDecoder().decode(res.stdout), /"greet":"hi from helper"/);
+      const keys = await entries(cache);
+      assertEquals(keys.length, 1, `still one runtime: ${keys}`);
+      const files = await entries(join(cache, keys[0]));
+      assertEquals(files.length, 4, `deno, deno_dir and two weft-*.js: ${files}`);
     });
 
     await t.step("without HOME it unpacks under TMPDIR/weft-<uid>", async () => {

@@ -1,10 +1,11 @@
 /**
  * `deno task bench [NAME…]`: weft's benchmarks. Each prints a markdown table of medians (and, for
  * real-peer benchmarks, the peer measured in the same run and the ratio) for the README.
- * Names: core (in-process switch), and the real-peer ones as they land.
+ * Names: core (in-process switch core), vde (kernel taps through weft vs vde_switch; root).
  */
 
 import { runCore } from "./switch_core.ts";
+import { vdePeers } from "./vde_peers.ts";
 import { fmt, medianOf, table } from "./stats.ts";
 
 const RUNS = Number(Deno.env.get("BENCH_RUNS") ?? 5);
@@ -25,7 +26,7 @@ async function core(): Promise<string> {
     table(["frame B", "ports", "MACs", "frames/s", "Gbit/s"], rows);
 }
 
-const benches: Record<string, () => Promise<string>> = { core };
+const benches: Record<string, () => Promise<string>> = { core, vde: () => vdePeers(RUNS) };
 
 const names = Deno.args.length ? Deno.args : Object.keys(benches);
 console.log(

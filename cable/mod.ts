@@ -6,6 +6,7 @@
 import { registerKind } from "./registry.ts";
 import { stdioKind } from "./stdio.ts";
 import { cmdKind } from "./cmd.ts";
+import "./vde.ts"; // registers the vde kind itself (vdeKind)
 
 registerKind(stdioKind);
 registerKind(cmdKind);

@@ -23,12 +23,7 @@
  * which the server counts.
  */
 
-import {
-  AF_UNIX,
-  decodeSockaddrUn,
-  encodeSockaddrUn,
-  SOCKADDR_UN_SIZE,
-} from "./ffi/libc.ts";
+import { AF_UNIX, decodeSockaddrUn, encodeSockaddrUn, SOCKADDR_UN_SIZE } from "./ffi/libc.ts";
 
 export const SWITCH_MAGIC = 0xfeedface;
 export const REQ_NEW_CONTROL = 0;

@@ -51,7 +51,8 @@ export function parseCommandArgs(cmd: Command, args: string[]): ParsedArgs {
     help: { type: "boolean", short: "h" },
   };
   for (const [name, o] of Object.entries(cmd.options)) {
-    options[name] = { type: o.type, multiple: o.multiple, short: o.short };
+    options[name] = { type: o.type, multiple: o.multiple === true };
+    if (o.short) options[name].short = o.short;
   }
   try {
     const { values, positionals } = parseArgs({

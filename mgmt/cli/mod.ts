@@ -10,10 +10,11 @@ import { type Command, type CommandContext, commandHelp, parseCommandArgs } from
 import { cableCommand } from "./cable_command.ts";
 import { plugCommand } from "./plug_command.ts";
 import { switchCommand } from "./switch_command.ts";
+import { demoCommand } from "./demo_command.ts";
 
 export const VERSION: string = denoJson.version;
 
-export const commands: Command[] = [switchCommand, plugCommand, cableCommand];
+export const commands: Command[] = [switchCommand, plugCommand, cableCommand, demoCommand];
 
 export function mainHelp(): string {
   const width = Math.max(...commands.map((c) => c.name.length)) + 2;

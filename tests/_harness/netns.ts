@@ -172,11 +172,30 @@ export class Netns implements AsyncDisposable {
     await this.ip(...(v6 ? ["-6"] : []), "addr", "add", cidr, "dev", dev, ...(v6 ? ["nodad"] : []));
   }
 
-  /** Create an 802.1Q subinterface `PARENT.VID` (or `name`), bring it up and return its name. */
+  /**
+   * Create an 802.1Q subinterface `PARENT.VID` (or `name`), bring it up and return its name. Needs
+   * a kernel with CONFIG_VLAN_8021Q; where it is missing, send tagged frames with `sendRaw`.
+   */
   async addVlan(parent: string, vid: number, name = `${parent}.${vid}`): Promise<string> {
     await this.ip("link", "add", "link", parent, "name", name, "type", "vlan", "id", String(vid));
     await this.linkUp(name);
     return name;
+  }
+
+  /**
+   * Transmit exact frames on `dev` through an AF_PACKET raw socket (python3), e.g. 802.1Q-tagged
+   * frames on a kernel without VLAN support (CONFIG_VLAN_8021Q is off on some CI kernels, so
+   * `addVlan` is not always available). The kernel passes raw frames to the TAP unchanged.
+   */
+  async sendRaw(dev: string, frames: Uint8Array[]): Promise<void> {
+    const script = [
+      "import socket, sys",
+      "s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)",
+      "s.bind((sys.argv[1], 0))",
+      "for h in sys.argv[2:]: s.send(bytes.fromhex(h))",
+    ].join("\n");
+    const hexes = frames.map((f) => Array.from(f, (b) => b.toString(16).padStart(2, "0")).join(""));
+    await this.execOk(["python3", "-c", script, dev, ...hexes], { timeoutMs: 10_000 });
   }
 
   /** The MAC address of a link, lower case `aa:bb:…`. */

@@ -62,7 +62,9 @@ export class VdeSwitch implements AsyncDisposable {
       stdin: `${command}\n`,
       timeoutMs: 10_000,
     });
-    if (!/^1000 Success/m.test(out)) throw new Error(`vde_switch "${command}" failed:\n${out}`);
+    if (!/(?:^|\$ )1000 Success/m.test(out)) {
+      throw new Error(`vde_switch "${command}" failed:\n${out}`);
+    }
     const data = /0000 DATA END WITH '\.'\n([\s\S]*?)\n\.\n/.exec(out);
     return data ? data[1] : out;
   }

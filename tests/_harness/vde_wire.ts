@@ -57,12 +57,16 @@ export function macBytes(mac: string): Uint8Array {
 export const ETHERTYPE_EXPERIMENTAL = 0x88b5;
 
 /**
- * A stream of 60-byte frames with random, unicast, locally administered source MACs — the classic
- * MAC-table exhaustion attack — in vde_plug 2-byte framing, produced in chunks so memory stays
- * flat. Deterministic per seed (xorshift32), so a failure can be replayed.
+ * A stream of 60-byte frames with pseudo-random, unicast, locally administered source MACs — the
+ * classic MAC-table exhaustion attack — in vde_plug 2-byte framing, produced in chunks so memory
+ * stays flat. Every source MAC is distinct (the low 32 bits are a bijective hash of the frame's
+ * index; the high bits come from a seeded xorshift), so "learned + refused = frames sent" holds
+ * exactly, and a failure can be replayed from the seed.
  */
 export class MacFlood {
   readonly dst: Uint8Array;
+  /** Frames produced so far. */
+  count = 0;
   #state: number;
   static readonly FRAME = 60;
 
@@ -71,29 +75,25 @@ export class MacFlood {
     this.#state = seed >>> 0 || 1;
   }
 
-  /** The next `count` frames, each `[len hi, len lo, 60 bytes]`. */
-  chunk(count: number): Uint8Array {
+  /** The next `n` frames, each `[0, 60, 60 bytes of frame]`. */
+  chunk(n: number): Uint8Array {
     const size = 2 + MacFlood.FRAME;
-    const b = new Uint8Array(count * size);
+    const b = new Uint8Array(n * size);
     let s = this.#state;
-    for (let i = 0, o = 0; i < count; i++, o += size) {
-      b[o] = 0;
+    for (let i = 0, o = 0; i < n; i++, o += size) {
       b[o + 1] = MacFlood.FRAME;
       b.set(this.dst, o + 2);
       s ^= s << 13;
       s ^= s >>> 17;
       s ^= s << 5;
-      const hi = s >>> 0;
-      s ^= s << 13;
-      s ^= s >>> 17;
-      s ^= s << 5;
-      const lo = s >>> 0;
-      b[o + 8] = (hi & 0xfc) | 0x02; // unicast (I/G = 0), locally administered (U/L = 1)
-      b[o + 9] = (hi >>> 8) & 0xff;
-      b[o + 10] = (hi >>> 16) & 0xff;
-      b[o + 11] = lo & 0xff;
+      // Multiplying by an odd constant is a bijection mod 2^32: distinct indexes, distinct MACs.
+      const lo = Math.imul(++this.count, 0x9e3779b1) >>> 0;
+      b[o + 8] = (s & 0xfc) | 0x02; // unicast (I/G = 0), locally administered (U/L = 1)
+      b[o + 9] = (s >>> 8) & 0xff;
+      b[o + 10] = lo >>> 24;
+      b[o + 11] = (lo >>> 16) & 0xff;
       b[o + 12] = (lo >>> 8) & 0xff;
-      b[o + 13] = (lo >>> 16) & 0xff;
+      b[o + 13] = lo & 0xff;
       b[o + 14] = ETHERTYPE_EXPERIMENTAL >> 8;
       b[o + 15] = ETHERTYPE_EXPERIMENTAL & 0xff;
     }
