@@ -28,7 +28,11 @@ export function readerOf(stream: ReadableStream<Uint8Array>): ByteReader {
   };
 }
 
-export function openCmd(command: string, mtu = MAX_FRAME): StreamEndpoint {
+export function openCmd(
+  command: string,
+  mtu = MAX_FRAME,
+  onError?: (message: string) => void,
+): StreamEndpoint {
   if (command.trim() === "") throw new ConfigError(`Invalid cmd:// URL: the command is empty`);
   const child = new Deno.Command("sh", {
     args: ["-c", command],
@@ -45,6 +49,7 @@ export function openCmd(command: string, mtu = MAX_FRAME): StreamEndpoint {
   }, {
     headerBytes: 2,
     mtu,
+    onError,
     onClose: () => {
       w.close().catch(() => {});
       try {
@@ -62,5 +67,8 @@ export const cmdKind: EndpointKind = {
   scheme: "cmd",
   syntax: "cmd://COMMAND — run COMMAND with sh -c, vde_plug framing on its stdin/stdout",
   keepQuery: true,
-  open: (url) => Promise.resolve(openCmd(url.rest)),
+  open: (url, ctx) =>
+    Promise.resolve(
+      openCmd(url.rest, MAX_FRAME, (error) => ctx.logger.log("warn", "cmd cable", { error })),
+    ),
 };

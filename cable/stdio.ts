@@ -8,8 +8,11 @@ import { MAX_FRAME } from "../core/endpoint.ts";
 import type { EndpointKind } from "./registry.ts";
 import { StreamEndpoint } from "./stream.ts";
 
-export function openStdio(mtu = MAX_FRAME): StreamEndpoint {
-  return new StreamEndpoint("stdio:", Deno.stdin, Deno.stdout, { headerBytes: 2, mtu });
+export function openStdio(
+  mtu = MAX_FRAME,
+  onError?: (message: string) => void,
+): StreamEndpoint {
+  return new StreamEndpoint("stdio:", Deno.stdin, Deno.stdout, { headerBytes: 2, mtu, onError });
 }
 
 export const stdioKind: EndpointKind = {

@@ -57,7 +57,14 @@ export class StreamEndpoint extends EndpointBase {
     try {
       while (!this.isClosed) {
         const n = await this.reader.read(d.space());
-        if (n === null) break;
+        if (n === null) {
+          if (d.pending > 0) {
+            // The peer ended mid-frame: that frame is lost, and it is said so.
+            this.counters.drop("truncated");
+            this.options.onError?.(`stream ended inside a frame (${d.pending} bytes lost)`);
+          }
+          break;
+        }
         const err = d.commit(n);
         if (err) {
           this.counters.drop(err.reason);

@@ -4,7 +4,7 @@ import { frame, mac } from "../tests/_harness/frames.ts";
 import { MAX_FRAME } from "../core/endpoint.ts";
 import { closeFd, libc, SOCK_DGRAM, unixSocketPair } from "./ffi/libc.ts";
 import { poller, POLLIN } from "./ffi/poller.ts";
-import { UnixDgramEndpoint } from "./unix_dgram.ts";
+import { UnixDgramEndpoint, type UnixDgramOptions } from "./unix_dgram.ts";
 
 /** Two endpoints on a socketpair. */
 function dgramLink() {
@@ -23,7 +23,7 @@ function dgramLink() {
 }
 
 /** One endpoint and the raw descriptor of its peer, for writing odd datagrams and not reading. */
-function rawLink(opts: { queueFrames?: number; queueBytes?: number } = {}) {
+function rawLink(opts: UnixDgramOptions = {}) {
   const [x, raw] = unixSocketPair(SOCK_DGRAM);
   const ep = new UnixDgramEndpoint(x, "unix:ep", opts);
   let rawOpen = true;
@@ -125,7 +125,7 @@ Deno.test("unix_dgram: a peer that never reads costs counted drops, and the queu
 });
 
 Deno.test("unix_dgram: a small queue bound is honoured (frames and bytes)", async () => {
-  const l = rawLink({ queueFrames: 8, queueBytes: 4 * 1514 });
+  const l = rawLink({ mtu: 1514, queueFrames: 8, queueBytes: 4 * 1514 });
   try {
     const f = frame({ dst: mac(2), src: mac(1), length: 1514 });
     // Fill the peer's receive queue first, so nothing leaves while we count.
@@ -198,7 +198,8 @@ Deno.test("poller: a throwing handler is counted and the loop goes on; it stops 
       assert(other.write(new Uint8Array(60)));
       assert(await until(() => got.length === 1), "the loop still serves other descriptors");
     } finally {
-      await other.cleanup().catch(() => {});
+      other.ep.close();
+      other.closeRaw();
     }
   } finally {
     p.unregister(x);

@@ -18,7 +18,10 @@ export const plugCommand: Command = {
   async run(p, ctx) {
     const [url] = expectPositionals(this, p, 1);
     const ep = await openEndpoint(url, ctx);
-    const io = openStdio();
+    const io = openStdio(
+      undefined,
+      (message) => ctx.logger.log("warn", "stdin", { error: message }),
+    );
     ctx.signal.addEventListener("abort", () => ep.close());
     await join(io, ep);
     await io.drain();

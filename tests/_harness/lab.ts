@@ -17,7 +17,7 @@
  * ```
  */
 
-import { missingRequirements, type Requirements } from "./requirements.ts";
+import { gate, type Requirements } from "./requirements.ts";
 import { Netns, type TapPlug } from "./netns.ts";
 import { type Background, errorText, spawn, type SpawnOptions } from "./process.ts";
 import { VdeSwitch } from "./vde_switch.ts";
@@ -162,10 +162,10 @@ export function peerTest(
   fn: (lab: Lab) => Promise<void>,
   opts: PeerTestOptions = {},
 ): void {
-  const why = missingRequirements(req);
+  const g = gate(req);
   Deno.test({
-    name: why ? `${name} [ignored: ${why}]` : name,
-    ignore: why !== undefined,
+    name: g.name(name),
+    ignore: g.ignore,
     async fn() {
       await runInLab(name, fn, opts.timeoutMs ?? 60_000);
     },

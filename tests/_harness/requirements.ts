@@ -46,13 +46,35 @@ export function missingRequirements(req: Requirements): string | undefined {
   return why.length === 0 ? undefined : why.join("; ");
 }
 
+/** What `Deno.test` needs to skip a test whose requirements are not met, visibly. */
+export interface Gate {
+  ignore: boolean;
+  /** Why it is ignored, or undefined. */
+  reason: string | undefined;
+  /** The test name, with ` [ignored: REASON]` appended when ignored. */
+  name(base: string): string;
+}
+
+/** A gate for `Deno.test` from requirements (root is required unless `root: false`). */
+export function gate(req: Requirements): Gate {
+  const reason = missingRequirements(req);
+  return {
+    ignore: reason !== undefined,
+    reason,
+    name: (base) => (reason === undefined ? base : `${base} [ignored: ${reason}]`),
+  };
+}
+
 /**
- * Throw unless the requirements are met: for code paths that are reached only after the test
- * registration check (a helper that needs one more tool).
+ * A gate for a plain `Deno.test` that needs programs (and, only when asked, root or a TUN device):
+ *
+ * ```ts
+ * const t = requireTools(["tshark"]);
+ * Deno.test({ name: t.name("tshark reads our pcap"), ignore: t.ignore, fn: async () => {} });
+ * ```
  */
-export function requireTools(tools: string[]): void {
-  const why = missingRequirements({ root: false, tools });
-  if (why) throw new Error(`Cannot run: ${why}`);
+export function requireTools(tools: string[], more: Omit<Requirements, "tools"> = {}): Gate {
+  return gate({ root: false, ...more, tools });
 }
 
 function isExecutable(path: string): boolean {
