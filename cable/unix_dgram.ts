@@ -116,6 +116,8 @@ export class UnixDgramEndpoint extends EndpointBase implements PollHandler {
   readonly fd: number;
   /** errno name of the failure that closed the endpoint, if one did. */
   closeReason: string | undefined;
+  /** errno name of the last send failure that dropped a frame (`sendError`), if any. */
+  lastError: string | undefined;
 
   readonly #maxFrames: number;
   readonly #maxBytes: number;
@@ -277,7 +279,7 @@ export class UnixDgramEndpoint extends EndpointBase implements PollHandler {
       if (PEER_GONE.has(e)) return this.#fail(e);
       // This one frame cannot be sent (EMSGSIZE, ENOBUFS, …): drop it and go on with the rest.
       this.counters.drop("sendError");
-      this.closeReason = errnoName(e);
+      this.lastError = errnoName(e);
       this.#head = head + 1;
     }
     this.#head = this.#count = this.#tail = 0;

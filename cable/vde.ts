@@ -26,6 +26,7 @@ import {
   connectUnix,
   EADDRINUSE,
   errnoName,
+  libc,
   SOCK_DGRAM,
   unixSocket,
   unlinkPath,
@@ -148,7 +149,8 @@ export async function openVde(dir: string, opts: OpenVdeOptions = {}): Promise<U
     closeQuietly(conn);
     closeFd(fd);
     if (ownPath !== undefined) unlinkPath(ownPath);
-    throw e;
+    // E.g. FFI not permitted: still one clear line naming the URL.
+    throw e instanceof ConfigError ? e : fail(e instanceof Error ? e.message : String(e));
   } finally {
     clearTimeout(timer);
   }
@@ -253,7 +255,10 @@ export class VdeServer {
   readonly refused: Record<string, number> = {};
   /** Clients attached since the start. */
   attached = 0;
-  /** Resolves when the server is closed and every client task has ended. */
+  /**
+   * Resolves when the server is closed, every client task has ended and the directory (when the
+   * server created it) is removed.
+   */
   readonly closed: Promise<void>;
 
   readonly #listener: Deno.UnixListener;
@@ -286,6 +291,11 @@ export class VdeServer {
   static async listen(dir: string, opts: VdeServerOptions): Promise<VdeServer> {
     const abs = absolutePath(dir);
     const log = opts.logger ?? silentLogger;
+    try {
+      libc(); // fail now, not at the first client, when FFI is not permitted
+    } catch (e) {
+      throw new ConfigError(`Cannot serve VDE at ${abs}: ${(e as Error).message}`);
+    }
     if (new TextEncoder().encode(abs).length > MAX_DIR_BYTES) {
       throw new ConfigError(
         `Cannot serve VDE at ${abs}: the path is longer than ${MAX_DIR_BYTES} bytes (unix ` +
@@ -351,11 +361,6 @@ export class VdeServer {
       if (c.endpoint !== undefined) c.endpoint.close();
       else closeQuietly(c.conn);
     }
-    if (this.#createdDir) {
-      this.closed.then(() => Deno.remove(this.dir)).catch(() => {
-        // Not empty (someone else's files) or gone: leave it.
-      });
-    }
   }
 
   async #acceptLoop(): Promise<void> {
@@ -377,6 +382,11 @@ export class VdeServer {
       }
     }
     while (this.#tasks.size > 0) await Promise.all([...this.#tasks]);
+    if (this.#closing && this.#createdDir) {
+      await Deno.remove(this.dir).catch(() => {
+        // Not empty (someone else's files) or already gone: leave it.
+      });
+    }
   }
 
   async #serve(conn: Deno.UnixConn): Promise<void> {
@@ -384,6 +394,7 @@ export class VdeServer {
     this.#clients.add(client);
     try {
       const request = await this.#readRequest(conn);
+      if (this.#closing) return; // shutting down: not the client's fault
       if (typeof request === "string") return this.#refuse(request);
       const req = decodeRequest(request);
       if (typeof req === "string") return this.#refuse(req);
