@@ -28,7 +28,9 @@ async function measure(kind: "weft" | "vde_switch", runs: number, seconds: numbe
     await Deno.remove(lab.path(`dl${i}`));
   }
   for (let i = 0; i < runs; i++) {
-    const server = b.ns.spawn(["iperf3", "-s", "-1", "--forceflush", "-B", b.ipv4!], { name: "iperf3 -s" });
+    const server = b.ns.spawn(["iperf3", "-s", "-1", "--forceflush", "-B", b.ipv4!], {
+      name: "iperf3 -s",
+    });
     await server.waitForOutput(/Server listening/, 10_000);
     const r = await a.ns.execOk(["iperf3", "-c", b.ipv4!, "-t", String(seconds), "-J"], {
       timeoutMs: (seconds + 20) * 1000,

@@ -6,10 +6,11 @@
 import { registerKind } from "./registry.ts";
 import { stdioKind } from "./stdio.ts";
 import { cmdKind } from "./cmd.ts";
-import "./vde.ts"; // registers the vde kind itself (vdeKind)
+import { vdeKind } from "./vde.ts";
 
 registerKind(stdioKind);
 registerKind(cmdKind);
+registerKind(vdeKind);
 
 export { endpointKinds, type OpenContext, openEndpoint } from "./registry.ts";
 export { createPair } from "./pair.ts";

@@ -155,3 +155,28 @@ export function decodeReply(bytes: Uint8Array): { path: string } | string {
   if (!sun.path.startsWith("/")) return "relativePath";
   return { path: sun.path };
 }
+
+/**
+ * The MTU a VDE client gets unless it announces another: vde2's vde_switch carries frames of at
+ * most 1,518 bytes (`struct packet`, vde-2 `src/vde_switch/port.h`), i.e. 1,500 bytes of payload
+ * behind an Ethernet header and one 802.1Q tag.
+ */
+export const VDE_DEFAULT_MTU = 1500;
+
+/** Ethernet header plus one 802.1Q tag: what a frame adds to its payload at most. */
+const FRAME_OVERHEAD = 14 + 4;
+
+/** The largest frame for a payload MTU (at most 65,535 bytes). */
+export function frameLimit(mtu: number): number {
+  return Math.min(65535, mtu + FRAME_OVERHEAD);
+}
+
+/**
+ * The MTU a client announces in its description as `mtu=N` (a weft convention; other words of
+ * the description are left alone), or VDE_DEFAULT_MTU. Never throws: the description is wire input.
+ */
+export function announcedMtu(description: string): number {
+  const m = /(?:^|\s)mtu=(\d{1,5})(?:\s|$)/.exec(description);
+  const n = m ? Number(m[1]) : NaN;
+  return n >= 68 && n <= 65521 ? n : VDE_DEFAULT_MTU;
+}

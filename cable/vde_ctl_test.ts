@@ -1,13 +1,16 @@
 import { assertEquals } from "@std/assert";
 import {
+  announcedMtu,
   decodeReply,
   decodeRequest,
   encodeReply,
   encodeRequest,
+  frameLimit,
   REPLY_SIZE,
   REQ_NEW_PORT0,
   REQUEST_V3_HEADER,
   type RequestRefusal,
+  VDE_DEFAULT_MTU,
 } from "./vde_ctl.ts";
 
 function fromHex(h: string): Uint8Array {
@@ -147,3 +150,12 @@ function encodeRequestRaw(path: string): Uint8Array {
   b.set(new TextEncoder().encode(path), 14);
   return b;
 }
+
+Deno.test("vde_ctl: a client's announced mtu=N, or the classic 1500", () => {
+  assertEquals(announcedMtu("weft mtu=9000 user=root pid=1"), 9000);
+  assertEquals(announcedMtu("user=root pid=42"), VDE_DEFAULT_MTU);
+  assertEquals(announcedMtu("mtu=70000"), VDE_DEFAULT_MTU, "out of range: ignored");
+  assertEquals(announcedMtu("xmtu=9000"), VDE_DEFAULT_MTU, "only the whole word counts");
+  assertEquals(frameLimit(1500), 1518);
+  assertEquals(frameLimit(65521), 65535);
+});

@@ -12,9 +12,10 @@ import { Switch } from "../switch/switch.ts";
 import { bindUnix, closeFd, SOCK_DGRAM, SOCK_STREAM, unixSocket } from "./ffi/libc.ts";
 import { poller } from "./ffi/poller.ts";
 import { createPair } from "./pair.ts";
-import { openEndpoint } from "./registry.ts";
+import { openEndpoint } from "./mod.ts";
 import type { UnixDgramEndpoint } from "./unix_dgram.ts";
-import { openVde, VdeServer } from "./vde.ts";
+import { openVde } from "./vde.ts";
+import { VdeServer } from "./vde_server.ts";
 import { encodeRequest } from "./vde_ctl.ts";
 
 /** A temp dir, a weft Switch and a VdeServer in `<tmp>/sw`, all released by `cleanup`. */
@@ -35,8 +36,8 @@ async function weftSwitch(opts: { requestTimeoutMs?: number } = {}) {
     sw,
     server,
     logger,
-    async open(port?: number): Promise<UnixDgramEndpoint> {
-      const ep = await openVde(dir, { port, description: "test" });
+    async open(port?: number, mtu?: number): Promise<UnixDgramEndpoint> {
+      const ep = await openVde(dir, { port, mtu, description: "test" });
       opened.push(ep);
       return ep;
     },
@@ -78,7 +79,7 @@ endpointContract("vde", async () => {
       return 1;
     },
   });
-  const a = await openVde(`${tmp}/sw`);
+  const a = await openVde(`${tmp}/sw`, { mtu: MAX_FRAME - 14 }); // announces the largest MTU
   assert(await until(() => serverSide !== undefined));
   return {
     a,
@@ -101,7 +102,7 @@ Deno.test("vde: two weft clients exchange frames both ways through a weft switch
     const a = await t.open();
     const b = await openEndpoint(`vde://${t.dir}?port=7`); // through the registry
     assertEquals(t.sw.ports().map((p) => p.number), [1, 7]);
-    assertMatch(t.sw.port(1)!.description, /^test user=\S+ pid=\d+$/);
+    assertMatch(t.sw.port(1)!.description, /^test mtu=1500 user=\S+ pid=\d+$/);
     const gotA = collect(a);
     const gotB = collect(b);
     const fa = frame({ dst: BROADCAST, src: mac(1), seq: 1 });
@@ -157,8 +158,10 @@ function relativeTo(from: string, to: string): string {
 Deno.test("vde: 9000 and 65535-byte frames pass weft ⇄ weft through the switch", async () => {
   const t = await weftSwitch();
   try {
-    const a = await t.open();
-    const b = await t.open();
+    const a = await t.open(undefined, MAX_FRAME - 14);
+    const b = await t.open(undefined, MAX_FRAME - 14);
+    const c = await t.open(); // the classic 1,500: too small for these frames
+    const gotC = collect(c);
     const got = collect(b);
     const sent = [9000, MAX_FRAME, 9018, 60].map((n, i) =>
       frame({ dst: BROADCAST, src: mac(1), seq: i, length: n })
@@ -166,6 +169,8 @@ Deno.test("vde: 9000 and 65535-byte frames pass weft ⇄ weft through the switch
     for (const f of sent) assert(a.send(f));
     assert(await until(() => got.length === sent.length), `got ${got.length}`);
     assertEquals(got, sent);
+    assertEquals(gotC, [sent[3]], "a 1500-MTU client gets only the small frame");
+    assertEquals(t.sw.ports()[2].counters.drops, { oversize: 3 }, "the others are counted");
   } finally {
     await t.cleanup();
   }
@@ -388,7 +393,7 @@ Deno.test({
       eps.push(b);
       const ports = await sw.console("port/print");
       assertMatch(ports, /Port 0005 .*ACTIVE/);
-      assertMatch(ports, /weft-a user=\S+ pid=\d+/);
+      assertMatch(ports, /weft-a mtu=1500 user=\S+ pid=\d+/);
       const gotA = collect(a);
       const gotB = collect(b);
       const fa = frame({ dst: BROADCAST, src: mac(1), seq: 1, length: 1514 });

@@ -84,7 +84,8 @@ export class Switch {
       number,
       endpoint,
       vlan,
-      opts.mtu ?? this.mtu,
+      // An endpoint that cannot carry the switch's MTU gets the largest untagged payload it can.
+      opts.mtu ?? Math.min(this.mtu, endpoint.mtu - ETH_HEADER),
       opts.description ?? endpoint.url,
     );
     this.#ports[number] = port;

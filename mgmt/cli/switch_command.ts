@@ -1,5 +1,5 @@
 import { openEndpoint } from "../../cable/mod.ts";
-import { VdeServer } from "../../cable/vde.ts";
+import { VdeServer } from "../../cable/vde_server.ts";
 import { parseIntIn } from "../../core/errors.ts";
 import { MAX_MTU, Switch } from "../../switch/switch.ts";
 import { parsePortVlan } from "../../switch/vlan.ts";
