@@ -106,6 +106,12 @@ export interface UnixDgramOptions {
   queueBytes?: number;
   /** Called once when the endpoint closes, after the socket is closed (e.g. to unlink files). */
   onClose?: () => void;
+  /**
+   * The Deno socket that owns `fd` (cable/dgram_socket.ts): readiness then comes from Deno's own
+   * event loop (`receive()`), and closing the endpoint closes it. Without it, the FFI poller
+   * watches `fd` and closing the endpoint closes `fd`.
+   */
+  conn?: Deno.DatagramConn;
 }
 
 /**
@@ -138,6 +144,9 @@ export class UnixDgramEndpoint extends EndpointBase implements PollHandler {
   #scheduled = false;
   #waitingOut = false;
   readonly #flushTask = () => this.#flush();
+  readonly #conn: Deno.DatagramConn | undefined;
+  /** Registered with the poller: always without `conn`, only while waiting for POLLOUT with it. */
+  #polled = false;
 
   constructor(fd: number, url: string, opts: UnixDgramOptions = {}) {
     super(url, opts.mtu ?? MAX_FRAME);
@@ -155,7 +164,38 @@ export class UnixDgramEndpoint extends EndpointBase implements PollHandler {
     this.#buf = new Uint8Array(Math.min(this.#maxBytes, 256 * 1024));
     this.#base = addressOf(this.#buf);
     rxPool ??= new RxPool();
-    poller().register(fd, this, POLLIN);
+    this.#conn = opts.conn;
+    if (this.#conn) {
+      this.#receiveLoop(this.#conn);
+    } else {
+      poller().register(fd, this, POLLIN);
+      this.#polled = true;
+    }
+  }
+
+  /**
+   * Readiness through Deno's event loop: one datagram per `receive()`, then the rest of the burst
+   * synchronously with recvmmsg (`readable()`).
+   */
+  async #receiveLoop(conn: Deno.DatagramConn): Promise<void> {
+    const buf = new Uint8Array(this.mtu + 1); // one byte more tells a longer datagram
+    while (!this.isClosed) {
+      let data: Uint8Array;
+      try {
+        [data] = await conn.receive(buf);
+      } catch (e) {
+        if (!this.isClosed) {
+          this.closeReason = e instanceof Error ? e.name : String(e);
+          this.close();
+        }
+        return;
+      }
+      if (this.isClosed) return;
+      if (data.length > this.mtu) this.counters.drop("oversize");
+      else if (data.length < MIN_FRAME) this.counters.drop("runt");
+      else this.deliver(data);
+      this.readable();
+    }
   }
 
   /** Frames waiting in the out-queue. */
@@ -240,8 +280,17 @@ export class UnixDgramEndpoint extends EndpointBase implements PollHandler {
     const pending = this.#count - this.#head;
     if (pending > 0) this.counters.drop("closed", pending);
     this.#head = this.#count = this.#tail = 0;
-    poller().unregister(this.fd);
-    closeFd(this.fd);
+    if (this.#polled) poller().unregister(this.fd);
+    this.#polled = false;
+    if (this.#conn) {
+      try {
+        this.#conn.close();
+      } catch {
+        // already closed
+      }
+    } else {
+      closeFd(this.fd);
+    }
     try {
       this.#onClose?.();
     } catch {
@@ -271,7 +320,12 @@ export class UnixDgramEndpoint extends EndpointBase implements PollHandler {
       if (e === EAGAIN) {
         if (!this.#waitingOut) {
           this.#waitingOut = true;
-          poller().setInterest(this.fd, POLLIN | POLLOUT);
+          if (this.#conn) {
+            poller().register(this.fd, this, POLLOUT);
+            this.#polled = true;
+          } else {
+            poller().setInterest(this.fd, POLLIN | POLLOUT);
+          }
         }
         return;
       }
@@ -285,7 +339,12 @@ export class UnixDgramEndpoint extends EndpointBase implements PollHandler {
     this.#head = this.#count = this.#tail = 0;
     if (this.#waitingOut) {
       this.#waitingOut = false;
-      poller().setInterest(this.fd, POLLIN);
+      if (this.#conn) {
+        poller().unregister(this.fd);
+        this.#polled = false;
+      } else {
+        poller().setInterest(this.fd, POLLIN);
+      }
     }
   }
 

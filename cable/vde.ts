@@ -16,19 +16,10 @@
 import type { Endpoint } from "../core/endpoint.ts";
 import { MAX_FRAME } from "../core/endpoint.ts";
 import { ConfigError, parseIntIn } from "../core/errors.ts";
-import {
-  bindUnix,
-  chmodPath,
-  closeFd,
-  connectUnix,
-  EADDRINUSE,
-  errnoName,
-  SOCK_DGRAM,
-  unixSocket,
-  unlinkPath,
-} from "./ffi/libc.ts";
+import { chmodPath, connectUnix, errnoName, unlinkPath } from "./ffi/libc.ts";
 import type { EndpointKind } from "./registry.ts";
 import { UnixDgramEndpoint } from "./unix_dgram.ts";
+import { bindDgram, type BoundDgram } from "./dgram_socket.ts";
 import { absolutePath, closeQuietly, isSocket, writeAll } from "./vde_io.ts";
 import { decodeReply, encodeRequest, frameLimit, REPLY_SIZE, VDE_DEFAULT_MTU } from "./vde_ctl.ts";
 
@@ -73,7 +64,7 @@ export async function openVde(dir: string, opts: OpenVdeOptions = {}): Promise<U
     throw fail(`no VDE switch at ${where} (${connectFailure(e)})`);
   }
 
-  let fd = -1;
+  let socket: BoundDgram | undefined;
   let ownPath: string | undefined;
   const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   let timedOut = false;
@@ -82,11 +73,11 @@ export async function openVde(dir: string, opts: OpenVdeOptions = {}): Promise<U
     closeQuietly(conn);
   }, timeoutMs);
   try {
-    fd = unixSocket(SOCK_DGRAM);
-    ownPath = bindClientSocket(fd, where);
-    if (ownPath === undefined) {
+    socket = bindClientSocket(where);
+    if (socket === undefined) {
       throw fail(`cannot bind a datagram socket in ${where} or /tmp`);
     }
+    ownPath = socket.path;
     chmodPath(ownPath, 0o700);
     const request = encodeRequest({
       path: ownPath,
@@ -116,7 +107,7 @@ export async function openVde(dir: string, opts: OpenVdeOptions = {}): Promise<U
     if (typeof decoded === "string") {
       throw fail(`VDE switch at ${where} sent a malformed reply (${decoded})`);
     }
-    const err = connectUnix(fd, decoded.path);
+    const err = connectUnix(socket.fd, decoded.path);
     if (err !== 0) {
       throw fail(`cannot connect to the switch's data socket ${decoded.path}: ${errnoName(err)}`);
     }
@@ -124,16 +115,17 @@ export async function openVde(dir: string, opts: OpenVdeOptions = {}): Promise<U
     unlinkPath(ownPath);
     ownPath = undefined;
     const url = `vde://${where}${opts.port === undefined ? "" : `?port=${opts.port}`}`;
-    const endpoint = new UnixDgramEndpoint(fd, url, {
+    const endpoint = new UnixDgramEndpoint(socket.fd, url, {
+      conn: socket.conn,
       mtu: frameLimit(mtu),
       onClose: () => closeQuietly(conn),
     });
-    fd = -1; // the endpoint owns it now
+    socket = undefined; // the endpoint owns it now
     watchEof(conn, endpoint);
     return endpoint;
   } catch (e) {
     closeQuietly(conn);
-    closeFd(fd);
+    socket?.conn.close();
     if (ownPath !== undefined) unlinkPath(ownPath);
     // E.g. FFI not permitted: still one clear line naming the URL.
     throw e instanceof ConfigError ? e : fail(e instanceof Error ? e.message : String(e));
@@ -166,23 +158,19 @@ async function findSwitchDir(dir: string, fail: (why: string) => Error): Promise
 }
 
 /**
- * Bind `fd` to `<dir>/.PPPPP-NNNNN` (vdeplug4's name: pid and counter, 5 digits each), falling
- * back to `/tmp/vde.PPPPP-NNNNN`. Returns the path, or undefined when nothing worked.
+ * Bind a datagram socket at `<dir>/.PPPPP-NNNNN` (vdeplug4's name: pid and counter, 5 digits
+ * each), falling back to `/tmp/vde.PPPPP-NNNNN`. Undefined when nothing worked.
  */
-function bindClientSocket(fd: number, dir: string): string | undefined {
+function bindClientSocket(dir: string): BoundDgram | undefined {
   const pid = String(Deno.pid).padStart(5, "0");
   for (const prefix of [`${dir}/.`, "/tmp/vde."]) {
     for (let tries = 0; tries < 100; tries++) {
       const n = String(dataSocketCounter++ % 100000).padStart(5, "0");
-      const path = `${prefix}${pid}-${n}`;
-      let err: number;
       try {
-        err = bindUnix(fd, path);
-      } catch {
-        break; // the path does not fit in sun_path: next prefix
+        return bindDgram(`${prefix}${pid}-${n}`);
+      } catch (e) {
+        if (!(e instanceof Deno.errors.AddrInUse)) break; // not writable, too long: next prefix
       }
-      if (err === 0) return path;
-      if (err !== EADDRINUSE) break;
     }
   }
   return undefined;

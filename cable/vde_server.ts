@@ -16,18 +16,9 @@ import { MAX_FRAME } from "../core/endpoint.ts";
 import { ConfigError, ConflictError } from "../core/errors.ts";
 import type { EventBus } from "../core/events.ts";
 import { type Logger, silentLogger } from "../core/log.ts";
-import {
-  bindUnix,
-  chmodPath,
-  closeFd,
-  connectUnix,
-  errnoName,
-  libc,
-  SOCK_DGRAM,
-  unixSocket,
-  unlinkPath,
-} from "./ffi/libc.ts";
+import { chmodPath, connectUnix, errnoName, libc, unlinkPath } from "./ffi/libc.ts";
 import { UnixDgramEndpoint } from "./unix_dgram.ts";
+import { bindDgram } from "./dgram_socket.ts";
 import {
   announcedMtu,
   decodeRequest,
@@ -92,6 +83,8 @@ export class VdeServer {
   readonly #clients = new Set<Client>();
   readonly #tasks = new Set<Promise<void>>();
   #closing = false;
+  /** Data sockets bound so far: numbers their names. */
+  #dataSockets = 0;
 
   private constructor(
     dir: string,
@@ -226,17 +219,30 @@ export class VdeServer {
       if (!st?.isSocket) return this.#refuse("noClientSocket", req.path);
       if (this.#closing) return;
 
-      const fd = unixSocket(SOCK_DGRAM);
-      const err = connectUnix(fd, req.path);
+      // The port's data socket. vde_switch names it "%03d.%d" (port, its fd); clients only use
+      // the name from the reply, so weft uses a counter that is unique for the directory.
+      const path = `${this.dir}/data-${++this.#dataSockets}`;
+      unlinkPath(path);
+      let socket;
+      try {
+        socket = bindDgram(path);
+      } catch (e) {
+        return this.#refuse("bindFailed", `${path}: ${e instanceof Error ? e.message : e}`);
+      }
+      const err = connectUnix(socket.fd, req.path);
       if (err !== 0) {
-        closeFd(fd);
+        socket.conn.close();
+        unlinkPath(path);
         return this.#refuse("connectFailed", `${req.path}: ${errnoName(err)}`);
       }
-      const endpoint = new UnixDgramEndpoint(fd, `vde://${this.dir}?client=${req.path}`, {
+      chmodPath(path, 0o600);
+      client.dataPath = path;
+      const endpoint = new UnixDgramEndpoint(socket.fd, `vde://${this.dir}?client=${req.path}`, {
+        conn: socket.conn,
         mtu: Math.min(this.#opts.mtu ?? MAX_FRAME, frameLimit(announcedMtu(req.description))),
         onClose: () => {
           closeQuietly(conn);
-          if (client.dataPath !== undefined) unlinkPath(client.dataPath);
+          unlinkPath(path);
         },
       });
       let port: number;
@@ -247,22 +253,6 @@ export class VdeServer {
         return this.#refuse("attachRefused", (e as Error).message ?? String(e));
       }
       client.endpoint = endpoint;
-      // vde_switch's name for a port's data socket: "%s/%03d.%d", directory, port, fd.
-      const path = `${this.dir}/${String(port).padStart(3, "0")}.${fd}`;
-      unlinkPath(path);
-      let bindErr: string | undefined;
-      try {
-        const e = bindUnix(fd, path);
-        if (e !== 0) bindErr = errnoName(e);
-      } catch (e) {
-        bindErr = String(e);
-      }
-      if (bindErr !== undefined) {
-        endpoint.close();
-        return this.#refuse("bindFailed", `${path}: ${bindErr}`);
-      }
-      client.dataPath = path;
-      chmodPath(path, 0o600);
       try {
         await writeAll(conn, encodeReply(path));
       } catch (e) {
@@ -352,7 +342,7 @@ function requestHeaderSize(buf: Uint8Array, got: number): number {
 function removeStaleDataSockets(dir: string): void {
   try {
     for (const e of Deno.readDirSync(dir)) {
-      if (/^\d{3,}\.\d+$/.test(e.name)) unlinkPath(`${dir}/${e.name}`);
+      if (/^data-\d+$|^\d{3,}\.\d+$/.test(e.name)) unlinkPath(`${dir}/${e.name}`);
     }
   } catch {
     // Unreadable: the bind of each new port unlinks its own name first anyway.
