@@ -1,11 +1,13 @@
 /**
  * `deno task bench [NAME…]`: weft's benchmarks. Each prints a markdown table of medians (and, for
  * real-peer benchmarks, the peer measured in the same run and the ratio) for the README.
- * Names: core (in-process switch core), vde (kernel taps through weft vs vde_switch; root).
+ * Names: core (in-process switch core), dgram (the VDE datagram path, weft vs vde_switch),
+ * vde (kernel ⇄ kernel through taps and vde_plug, weft vs vde_switch; needs root).
  */
 
 import { runCore } from "./switch_core.ts";
 import { vdePeers } from "./vde_peers.ts";
+import { vdeDgram } from "./vde_dgram.ts";
 import { fmt, medianOf, table } from "./stats.ts";
 
 const RUNS = Number(Deno.env.get("BENCH_RUNS") ?? 5);
@@ -26,7 +28,11 @@ async function core(): Promise<string> {
     table(["frame B", "ports", "MACs", "frames/s", "Gbit/s"], rows);
 }
 
-const benches: Record<string, () => Promise<string>> = { core, vde: () => vdePeers(RUNS) };
+const benches: Record<string, () => Promise<string>> = {
+  core,
+  dgram: () => vdeDgram(RUNS),
+  vde: () => vdePeers(RUNS),
+};
 
 const names = Deno.args.length ? Deno.args : Object.keys(benches);
 console.log(
