@@ -13,5 +13,11 @@ registerKind(cmdKind);
 registerKind(vdeKind);
 
 export { endpointKinds, type OpenContext, openEndpoint } from "./registry.ts";
+export {
+  type EndpointListener,
+  type ListenContext,
+  listenEndpoints,
+  listenerKinds,
+} from "./listener.ts";
 export { createPair } from "./pair.ts";
 export { StreamEndpoint } from "./stream.ts";

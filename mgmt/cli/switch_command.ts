@@ -1,4 +1,4 @@
-import { openEndpoint } from "../../cable/mod.ts";
+import { type EndpointListener, listenEndpoints, openEndpoint } from "../../cable/mod.ts";
 import { VdeServer } from "../../cable/vde_server.ts";
 import { parseIntIn } from "../../core/errors.ts";
 import { MAX_MTU, Switch } from "../../switch/switch.ts";
@@ -52,6 +52,12 @@ export const switchCommand: Command = {
       value: "URL",
       help: "Also plug this endpoint into a port (e.g. vde:///tmp/other)",
     },
+    listen: {
+      type: "string",
+      multiple: true,
+      value: "URL",
+      help: "Accept cables on URL, each as a new port (e.g. tls://0.0.0.0:7443)",
+    },
   },
   async run(p, ctx) {
     expectPositionals(this, p, 0);
@@ -81,12 +87,29 @@ export const switchCommand: Command = {
       logger: ctx.logger,
       attach: (endpoint, port, description) => sw.attach(endpoint, { port, description }).number,
     });
+    const listeners: EndpointListener[] = [];
+    try {
+      for (const url of listOpt(p, "listen")) {
+        listeners.push(
+          await listenEndpoints(url, {
+            ...ctx,
+            accept: (endpoint, description) => void sw.attach(endpoint, { description }),
+          }),
+        );
+        ctx.logger.log("info", "listening", { url: listeners.at(-1)!.url });
+      }
+    } catch (e) {
+      for (const l of listeners) l.close();
+      server.close();
+      throw e;
+    }
     ctx.logger.log("info", "switch ready", { name: sw.name, sock: dir, ports: sw.maxPorts });
     const report = () => ctx.logger.log("info", switchReport(sw, server));
     Deno.addSignalListener("SIGUSR1", report);
     await new Promise<void>((resolve) => ctx.signal.addEventListener("abort", () => resolve()));
     Deno.removeSignalListener("SIGUSR1", report);
     report();
+    for (const l of listeners) l.close();
     server.close();
     sw.close();
     return 0;
