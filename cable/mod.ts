@@ -7,10 +7,16 @@ import { registerKind } from "./registry.ts";
 import { stdioKind } from "./stdio.ts";
 import { cmdKind } from "./cmd.ts";
 import { vdeKind } from "./vde.ts";
+import { tcpKind, tcpListener, tlsKind, tlsListener } from "./tcp.ts";
+import { registerListener } from "./listener.ts";
 
 registerKind(stdioKind);
 registerKind(cmdKind);
 registerKind(vdeKind);
+registerKind(tcpKind);
+registerKind(tlsKind);
+registerListener(tcpListener);
+registerListener(tlsListener);
 
 export { endpointKinds, type OpenContext, openEndpoint } from "./registry.ts";
 export {

@@ -11,6 +11,8 @@ import { type EndpointUrl, parseEndpointUrl } from "./url.ts";
 
 export interface OpenContext {
   logger: Logger;
+  /** The node's state directory (identity, tokens); kinds that need one refuse without it. */
+  stateDir?: string;
 }
 
 export interface EndpointKind {

@@ -26,6 +26,12 @@ export interface StreamOptions {
   onClose?: () => void;
   /** Reports why the stream ended when it was not a plain close/EOF. */
   onError?: (message: string) => void;
+  /**
+   * Keepalive interval (weft cables): a zero-length record is sent after this long without
+   * sending, and the peer is given up after three intervals without receiving anything. Zero-length
+   * records are then keepalives, not drops.
+   */
+  keepaliveMs?: number;
 }
 
 export class StreamEndpoint extends EndpointBase {
@@ -33,6 +39,9 @@ export class StreamEndpoint extends EndpointBase {
   #batcher: FrameBatcher;
   #writing = false;
   #flushQueued = false;
+  #lastRx = performance.now();
+  #lastTx = performance.now();
+  #keepalive: ReturnType<typeof setInterval> | undefined;
 
   constructor(
     url: string,
@@ -46,10 +55,32 @@ export class StreamEndpoint extends EndpointBase {
       // The 2-byte field cannot say more than 65535; accept what the field can carry up to mtu.
       options.mtu,
       (f) => this.deliver(f),
-      (reason) => this.counters.drop(reason),
+      (reason) => {
+        if (reason !== "empty" || options.keepaliveMs === undefined) this.counters.drop(reason);
+      },
     );
     this.#batcher = new FrameBatcher(options.headerBytes);
+    if (options.keepaliveMs !== undefined) this.#startKeepalive(options.keepaliveMs);
     this.#readLoop();
+  }
+
+  #startKeepalive(ms: number): void {
+    this.#keepalive = setInterval(() => {
+      const now = performance.now();
+      if (now - this.#lastRx > 3 * ms) {
+        this.options.onError?.(`nothing received for ${Math.round((now - this.#lastRx) / 1000)} s`);
+        this.close();
+      } else if (now - this.#lastTx >= ms && this.#batcher.push(new Uint8Array(0))) {
+        this.#scheduleFlush();
+      }
+    }, Math.max(10, ms / 2));
+  }
+
+  #scheduleFlush(): void {
+    if (!this.#flushQueued && !this.#writing) {
+      this.#flushQueued = true;
+      queueMicrotask(() => this.#flush());
+    }
   }
 
   async #readLoop(): Promise<void> {
@@ -57,6 +88,7 @@ export class StreamEndpoint extends EndpointBase {
     try {
       while (!this.isClosed) {
         const n = await this.reader.read(d.space());
+        this.#lastRx = performance.now();
         if (n === null) {
           if (d.pending > 0) {
             // The peer ended mid-frame: that frame is lost, and it is said so.
@@ -87,10 +119,7 @@ export class StreamEndpoint extends EndpointBase {
     if (frame.length > this.mtu) return c.drop("oversize");
     if (!this.#batcher.push(frame)) return c.drop("queueFull");
     c.countOut(frame.length);
-    if (!this.#flushQueued && !this.#writing) {
-      this.#flushQueued = true;
-      queueMicrotask(() => this.#flush());
-    }
+    this.#scheduleFlush();
     return true;
   }
 
@@ -102,6 +131,7 @@ export class StreamEndpoint extends EndpointBase {
       while (this.#batcher.size > 0 && !this.isClosed) {
         const chunk = this.#batcher.take();
         for (let off = 0; off < chunk.length;) off += await this.writer.write(chunk.subarray(off));
+        this.#lastTx = performance.now();
       }
     } catch (e) {
       if (!this.isClosed) this.options.onError?.(e instanceof Error ? e.message : String(e));
@@ -120,6 +150,7 @@ export class StreamEndpoint extends EndpointBase {
   }
 
   protected closeResources(): void {
+    clearInterval(this.#keepalive);
     this.options.onClose?.();
   }
 }

@@ -32,6 +32,11 @@ export interface Endpoint {
   readonly closed: Promise<void>;
   /** A snapshot of the counters. */
   stats(): EndpointStats;
+  /**
+   * For endpoints whose link can go down and come back without closing (a reconnecting cable):
+   * the listener hears each change, e.g. so a switch flushes the MAC entries of that port.
+   */
+  setLinkListener?(listener: (up: boolean) => void): void;
 }
 
 /** Smallest frame accepted anywhere: an Ethernet header (RFC 894 framing, no FCS). */

@@ -91,6 +91,15 @@ export class Switch {
     this.#ports[number] = port;
     this.#rebuildMembers();
     endpoint.setSink((frame) => this.#input(port, frame));
+    endpoint.setLinkListener?.((up) => {
+      // The hosts behind a link that went down may be elsewhere when it comes back.
+      if (!up) this.fdb.flush(number);
+      this.events.emit({
+        type: up ? "port.link.up" : "port.link.down",
+        switch: this.name,
+        port: number,
+      });
+    });
     endpoint.closed.then(() => this.detach(port));
     this.events.emit({
       type: "port.up",

@@ -1,6 +1,6 @@
 import { openEndpoint } from "../../cable/mod.ts";
 import type { Command } from "./command.ts";
-import { expectPositionals } from "./command.ts";
+import { expectPositionals, STATE_OPTION, stateDirOf } from "./command.ts";
 import { join } from "./join.ts";
 
 export const cableCommand: Command = {
@@ -12,13 +12,14 @@ export const cableCommand: Command = {
     "  weft cable vde:///tmp/weft vde:///tmp/vde_switch",
     "  weft cable vde:///run/a 'cmd://ssh hostB weft plug vde:///run/b'",
   ].join("\n"),
-  options: {},
+  options: { state: STATE_OPTION },
   async run(p, ctx) {
     const [ua, ub] = expectPositionals(this, p, 2);
-    const a = await openEndpoint(ua, ctx);
+    const octx = { ...ctx, stateDir: stateDirOf(p) };
+    const a = await openEndpoint(ua, octx);
     let b;
     try {
-      b = await openEndpoint(ub, ctx);
+      b = await openEndpoint(ub, octx);
     } catch (e) {
       a.close();
       throw e;

@@ -111,3 +111,20 @@ export function expectPositionals(cmd: Command, p: ParsedArgs, n: number): strin
   }
   return p.positionals;
 }
+
+/** `--state DIR`, shared by the commands that need the node's identity or tokens. */
+export const STATE_OPTION: OptionSpec = {
+  type: "string",
+  value: "DIR",
+  help: "State directory: identity, tokens (default $WEFT_STATE_DIR, /var/lib/weft as root, " +
+    "else ~/.local/state/weft)",
+};
+
+/** The state directory: `--state`, $WEFT_STATE_DIR, or the default for this user. */
+export function stateDirOf(p: ParsedArgs): string {
+  const given = stringOpt(p, "state") ?? Deno.env.get("WEFT_STATE_DIR");
+  if (given) return given;
+  if (Deno.uid() === 0) return "/var/lib/weft";
+  const base = Deno.env.get("XDG_STATE_HOME") ?? `${Deno.env.get("HOME") ?? "/tmp"}/.local/state`;
+  return `${base}/weft`;
+}

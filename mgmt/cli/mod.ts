@@ -4,17 +4,24 @@
  */
 
 import denoJson from "../../deno.json" with { type: "json" };
-import { endpointKinds } from "../../cable/mod.ts";
+import { endpointKinds, listenerKinds } from "../../cable/mod.ts";
 import { ConfigError, UsageError } from "../../core/errors.ts";
 import { type Command, type CommandContext, commandHelp, parseCommandArgs } from "./command.ts";
 import { cableCommand } from "./cable_command.ts";
 import { plugCommand } from "./plug_command.ts";
 import { switchCommand } from "./switch_command.ts";
 import { demoCommand } from "./demo_command.ts";
+import { idCommand } from "./id_command.ts";
 
 export const VERSION: string = denoJson.version;
 
-export const commands: Command[] = [switchCommand, plugCommand, cableCommand, demoCommand];
+export const commands: Command[] = [
+  switchCommand,
+  plugCommand,
+  cableCommand,
+  idCommand,
+  demoCommand,
+];
 
 export function mainHelp(): string {
   const width = Math.max(...commands.map((c) => c.name.length)) + 2;
@@ -28,6 +35,9 @@ export function mainHelp(): string {
     "",
     "Endpoint URLs:",
     ...endpointKinds().map((k) => `  ${k.syntax}`),
+    "",
+    "Listen URLs (weft switch --listen):",
+    ...listenerKinds().map((k) => `  ${k.syntax}`),
     "",
     "Options:",
     "  -h, --help     Show help (also: weft COMMAND --help)",

@@ -1,7 +1,7 @@
 import { openEndpoint } from "../../cable/mod.ts";
 import { openStdio } from "../../cable/stdio.ts";
 import type { Command } from "./command.ts";
-import { expectPositionals } from "./command.ts";
+import { expectPositionals, STATE_OPTION, stateDirOf } from "./command.ts";
 import { join } from "./join.ts";
 
 export const plugCommand: Command = {
@@ -14,10 +14,11 @@ export const plugCommand: Command = {
     "  dpipe weft plug vde:///tmp/a = ssh hostB weft plug vde:///tmp/b",
     "  socat EXEC:'weft plug vde:///tmp/a' EXEC:'weft plug vde:///tmp/b'",
   ].join("\n"),
-  options: {},
+  options: { state: STATE_OPTION },
   async run(p, ctx) {
     const [url] = expectPositionals(this, p, 1);
-    const ep = await openEndpoint(url, ctx);
+    const octx = { ...ctx, stateDir: stateDirOf(p) };
+    const ep = await openEndpoint(url, octx);
     const io = openStdio(
       undefined,
       (message) => ctx.logger.log("warn", "stdin", { error: message }),

@@ -4,7 +4,7 @@ import { parseIntIn } from "../../core/errors.ts";
 import { MAX_MTU, Switch } from "../../switch/switch.ts";
 import { parsePortVlan } from "../../switch/vlan.ts";
 import type { Command } from "./command.ts";
-import { expectPositionals, listOpt, stringOpt } from "./command.ts";
+import { expectPositionals, listOpt, STATE_OPTION, stateDirOf, stringOpt } from "./command.ts";
 import { logSwitchEvents, switchReport } from "./switch_report.ts";
 
 /** vde_switch's default directory: /var/run/vde.ctl for root, /tmp/vde.ctl otherwise. */
@@ -52,6 +52,12 @@ export const switchCommand: Command = {
       value: "URL",
       help: "Also plug this endpoint into a port (e.g. vde:///tmp/other)",
     },
+    state: STATE_OPTION,
+    "token-file": {
+      type: "string",
+      value: "FILE",
+      help: "Tokens that admit cable clients (one per line), for --listen URLs without their own",
+    },
     listen: {
       type: "string",
       multiple: true,
@@ -79,7 +85,8 @@ export const switchCommand: Command = {
     }
     // Open the cables first: a bad URL must fail before the switch directory is created.
     const connected = [];
-    for (const url of listOpt(p, "connect")) connected.push(await openEndpoint(url, ctx));
+    const octx = { ...ctx, stateDir: stateDirOf(p) };
+    for (const url of listOpt(p, "connect")) connected.push(await openEndpoint(url, octx));
     logSwitchEvents(sw, ctx.logger);
     for (const ep of connected) sw.attach(ep);
     const dir = stringOpt(p, "sock", defaultSockDir());
@@ -89,10 +96,14 @@ export const switchCommand: Command = {
     });
     const listeners: EndpointListener[] = [];
     try {
-      for (const url of listOpt(p, "listen")) {
+      const tokenFile = stringOpt(p, "token-file");
+      for (const given of listOpt(p, "listen")) {
+        const url = tokenFile && !given.includes("token-file=")
+          ? `${given}${given.includes("?") ? "&" : "?"}token-file=${tokenFile}`
+          : given;
         listeners.push(
           await listenEndpoints(url, {
-            ...ctx,
+            ...octx,
             accept: (endpoint, description) => void sw.attach(endpoint, { description }),
           }),
         );
