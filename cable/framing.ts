@@ -85,6 +85,8 @@ export class FrameBatcher {
   #fill: Uint8Array;
   #spare: Uint8Array;
   #used = 0;
+  /** Frames in the filling buffer. */
+  frames = 0;
 
   constructor(readonly headerBytes: HeaderBytes, bufferSize = 1024 * 1024) {
     this.#fill = new Uint8Array(bufferSize);
@@ -106,6 +108,7 @@ export class FrameBatcher {
     b[p++] = len & 0xff;
     b.set(frame, p);
     this.#used = p + len;
+    if (len > 0) this.frames++;
     return true;
   }
 
@@ -118,6 +121,7 @@ export class FrameBatcher {
     const out = this.#fill.subarray(0, this.#used);
     [this.#fill, this.#spare] = [this.#spare, this.#fill];
     this.#used = 0;
+    this.frames = 0;
     return out;
   }
 }

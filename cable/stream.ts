@@ -151,6 +151,8 @@ export class StreamEndpoint extends EndpointBase {
 
   protected closeResources(): void {
     clearInterval(this.#keepalive);
+    // Frames accepted but never written are lost with the stream: say so.
+    if (this.#batcher.frames > 0) this.counters.drop("closed", this.#batcher.frames);
     this.options.onClose?.();
   }
 }

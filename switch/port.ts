@@ -11,6 +11,8 @@ import type { VlanMode } from "./vlan.ts";
 export class Port {
   readonly counters = new FrameCounters();
   enabled = true;
+  /** False while a reconnecting endpoint (a cable between hosts) is down. */
+  linkUp = true;
 
   constructor(
     readonly number: number,

@@ -93,6 +93,7 @@ export class Switch {
     endpoint.setSink((frame) => this.#input(port, frame));
     endpoint.setLinkListener?.((up) => {
       // The hosts behind a link that went down may be elsewhere when it comes back.
+      port.linkUp = up;
       if (!up) this.fdb.flush(number);
       this.events.emit({
         type: up ? "port.link.up" : "port.link.down",

@@ -24,7 +24,10 @@ export function switchReport(sw: Switch, server?: { refused: Record<string, numb
       port: p.number,
       endpoint: p.description,
       vlan: formatVlanMode(p.vlan),
+      link: p.linkUp ? "up" : "down",
       ...p.counters.snapshot(),
+      // What the endpoint itself dropped (malformed input, its own queue): not the port's drops.
+      endpointDrops: p.endpoint.stats().drops,
     })),
   };
   return `counters ${JSON.stringify(report)}`;

@@ -116,9 +116,13 @@ export class Lab implements AsyncDisposable {
     return this.use(await VdeSwitch.start(this.path(`vde${++this.#switches}`), extra));
   }
 
-  /** A `weft switch --sock DIR extra…` in a fresh directory of the lab. */
-  async weftSwitch(extra: string[] = []): Promise<WeftSwitch> {
-    const sw = this.use(await WeftSwitch.start(this.path(`weft${++this.#switches}`), extra));
+  /**
+   * A `weft switch --sock DIR extra…` in a fresh directory of the lab; inside namespace `netns`
+   * when given (a "host" of a multi-host test).
+   */
+  async weftSwitch(extra: string[] = [], netns?: Netns): Promise<WeftSwitch> {
+    const dir = this.path(`weft${++this.#switches}`);
+    const sw = this.use(await WeftSwitch.start(dir, extra, 30_000, netns?.name));
     this.#procs.push(sw.process);
     return sw;
   }

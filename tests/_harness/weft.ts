@@ -48,10 +48,21 @@ export class WeftSwitch implements AsyncDisposable {
 
   /**
    * Start `weft switch --sock DIR [extra…]` and wait (bounded, default 30 s: the first run may
-   * type-check main.ts) until `DIR/ctl` exists.
+   * type-check main.ts) until `DIR/ctl` exists. With `netns`, the switch runs inside that
+   * network namespace (`ip netns exec` execs it, so the pid is the switch's own).
    */
-  static async start(dir: string, extra: string[] = [], timeoutMs = 30_000): Promise<WeftSwitch> {
-    const p = spawnWeft(["switch", "--sock", dir, ...extra], { name: "weft switch" });
+  static async start(
+    dir: string,
+    extra: string[] = [],
+    timeoutMs = 30_000,
+    netns?: string,
+  ): Promise<WeftSwitch> {
+    const args = ["switch", "--sock", dir, ...extra];
+    const p = netns
+      ? spawn(["ip", "netns", "exec", netns, ...weftCommand(args)], {
+        name: `weft switch@${netns}`,
+      })
+      : spawnWeft(args, { name: "weft switch" });
     const sw = new WeftSwitch(dir, p);
     try {
       await waitUntil(`weft switch to create ${dir}/ctl`, async () => {
