@@ -8,6 +8,7 @@
 import { runCore } from "./switch_core.ts";
 import { vdePeers } from "./vde_peers.ts";
 import { vdeDgram } from "./vde_dgram.ts";
+import { tlsCable } from "./tls_cable.ts";
 import { fmt, medianOf, table } from "./stats.ts";
 
 const RUNS = Number(Deno.env.get("BENCH_RUNS") ?? 5);
@@ -31,6 +32,7 @@ async function core(): Promise<string> {
 const benches: Record<string, () => Promise<string>> = {
   core,
   dgram: () => vdeDgram(RUNS),
+  cable: () => tlsCable(RUNS),
   vde: () => vdePeers(RUNS),
 };
 
