@@ -4,14 +4,15 @@
  * "guest" namespace per host is plugged into its host's switch, and the guests' kernels are the
  * judges: ping (IPv4 and IPv6) and a 40 MiB HTTP download with matching sha256. Then the veth goes
  * down for 3 s: the cable must be back within 2 s of the link, with the outage's drops counted.
+ * Last, a `cmd://` cable runs `weft plug` in another namespace, as it would over ssh.
  */
 
 import { assert, assertEquals, assertGreater } from "@std/assert";
 import { type Host, type Lab, peerTest } from "./_harness/lab.ts";
 import { download, serveRandomFile } from "./_harness/http.ts";
 import type { Netns } from "./_harness/netns.ts";
-import { sleep, waitUntil } from "./_harness/process.ts";
-import { runWeft, type SwitchCounters, type WeftSwitch } from "./_harness/weft.ts";
+import { shellQuote, sleep, waitUntil } from "./_harness/process.ts";
+import { runWeft, type SwitchCounters, weftCommand, type WeftSwitch } from "./_harness/weft.ts";
 
 const TOOLS = ["ip", "ping", "vde_plug", "curl", "python3"];
 
@@ -133,4 +134,26 @@ peerTest(
     await pinger.stop();
   },
   { timeoutMs: 90_000 },
+);
+
+peerTest(
+  "cmd:// cable to `weft plug` in another namespace carries ping",
+  { tools: TOOLS, tun: true },
+  async (lab) => {
+    const far = await lab.netns("far");
+    const swA = await lab.weftSwitch();
+    const swB = await lab.weftSwitch([], far);
+    const a = await lab.host("ca", swA.dir, { ipv4: "10.78.2.1/24" });
+    const b = await lab.host("cb", swB.dir, { ipv4: "10.78.2.2/24" });
+    // As `cmd://ssh hostB weft plug vde:///b` would, with `ip netns exec` standing in for ssh.
+    const remote = ["ip", "netns", "exec", far.name, ...weftCommand(["plug", `vde://${swB.dir}`])];
+    lab.spawnWeft(["cable", `vde://${swA.dir}`, `cmd://${remote.map(shellQuote).join(" ")}`], {
+      name: "weft cable cmd://",
+    });
+    await a.ns.waitReachable(b.ipv4!, 20_000);
+    const r = await a.ns.ping(b.ipv4!, { count: 5, interval: 0.05, wait: 1 });
+    assertEquals([r.sent, r.received], [5, 5], r.output);
+    const back = await b.ns.ping(a.ipv4!, { count: 5, interval: 0.05, wait: 1 });
+    assertEquals([back.sent, back.received], [5, 5], back.output);
+  },
 );
