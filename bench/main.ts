@@ -9,6 +9,7 @@ import { runCore } from "./switch_core.ts";
 import { vdePeers } from "./vde_peers.ts";
 import { vdeDgram } from "./vde_dgram.ts";
 import { tlsCable } from "./tls_cable.ts";
+import { tapBench } from "./tap.ts";
 import { fmt, medianOf, table } from "./stats.ts";
 
 const RUNS = Number(Deno.env.get("BENCH_RUNS") ?? 5);
@@ -33,6 +34,7 @@ const benches: Record<string, () => Promise<string>> = {
   core,
   dgram: () => vdeDgram(RUNS),
   cable: () => tlsCable(RUNS),
+  tap: () => tapBench(RUNS),
   vde: () => vdePeers(RUNS),
 };
 

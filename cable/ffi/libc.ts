@@ -1,7 +1,8 @@
 /**
  * libc through Deno FFI, for the socket calls Deno does not offer: connected AF_UNIX datagram
  * sockets (`Deno.listenDatagram` cannot `connect()`), batched `recvmmsg`/`sendmmsg`, `poll`, and
- * later `ioctl` for TAP devices. Needs `--allow-ffi` (or `-A`); the library is opened on first use.
+ * `open`/`ioctl`/`setns`/`writev` for TAP devices (tap.ts). Needs `--allow-ffi` (or `-A`); the
+ * library is opened on first use.
  *
  * Constants and struct layouts are those of Linux on 64-bit little-endian machines (x86_64; the
  * generic ABI of aarch64 agrees for everything used here): `struct msghdr` 56 bytes, `struct
@@ -24,6 +25,11 @@ const SYMBOLS = {
   // exactly as for a fixed parameter.
   fcntl: { parameters: ["i32", "i32", "i64"], result: "i32" },
   ioctl: { parameters: ["i32", "u64", "buffer"], result: "i32" },
+  /** `ioctl` whose argument is a value, not a pointer (TUNSETPERSIST takes an unsigned long). */
+  ioctl_value: { name: "ioctl", parameters: ["i32", "u64", "u64"], result: "i32" },
+  // Variadic in C (the mode argument); passed like a fixed parameter on these ABIs, as fcntl.
+  open: { parameters: ["buffer", "i32", "u32"], result: "i32" },
+  setns: { parameters: ["i32", "i32"], result: "i32" },
   recvmmsg: { parameters: ["i32", "buffer", "u32", "i32", "pointer"], result: "i32" },
   sendmmsg: { parameters: ["i32", "buffer", "u32", "i32"], result: "i32" },
   poll: { parameters: ["buffer", "u64", "i32"], result: "i32" },
@@ -32,6 +38,7 @@ const SYMBOLS = {
   eventfd: { parameters: ["u32", "i32"], result: "i32" },
   read: { parameters: ["i32", "buffer", "usize"], result: "isize" },
   write: { parameters: ["i32", "buffer", "usize"], result: "isize" },
+  writev: { parameters: ["i32", "buffer", "i32"], result: "isize" },
   getpid: { parameters: [], result: "i32" },
   __errno_location: { parameters: [], result: "pointer" },
 } as const satisfies Deno.ForeignLibraryInterface;
@@ -72,6 +79,7 @@ export function errno(): number {
 // ---- constants (Linux, <asm-generic/errno*.h>, <bits/socket*.h>, <poll.h>) ----
 
 export const AF_UNIX = 1;
+export const AF_INET = 2;
 export const SOCK_STREAM = 1;
 export const SOCK_DGRAM = 2;
 export const SOCK_NONBLOCK = 0o4000;
@@ -81,6 +89,11 @@ export const MSG_DONTWAIT = 0x40;
 export const F_GETFL = 3;
 export const F_SETFL = 4;
 export const O_NONBLOCK = 0o4000;
+export const O_RDONLY = 0;
+export const O_RDWR = 2;
+export const O_CLOEXEC = 0o2000000;
+/** setns(2) nstype for a network namespace. */
+export const CLONE_NEWNET = 0x40000000;
 export const EFD_NONBLOCK = 0o4000;
 export const EFD_CLOEXEC = 0o2000000;
 export const POLLIN = 0x1;
@@ -92,14 +105,19 @@ export const POLLNVAL = 0x20;
 export const EPERM = 1;
 export const ENOENT = 2;
 export const EINTR = 4;
+export const EIO = 5;
+export const ENXIO = 6;
 export const EBADF = 9;
 export const EAGAIN = 11;
 export const ENOMEM = 12;
 export const EACCES = 13;
+export const EBUSY = 16;
 export const EEXIST = 17;
+export const ENODEV = 19;
 export const EINVAL = 22;
 export const EPIPE = 32;
 export const ENAMETOOLONG = 36;
+export const EBADFD = 77;
 export const ENOTSOCK = 88;
 export const EMSGSIZE = 90;
 export const EPROTOTYPE = 91;
@@ -114,14 +132,19 @@ const ERRNO_NAMES: Record<number, string> = {
   [EPERM]: "EPERM",
   [ENOENT]: "ENOENT",
   [EINTR]: "EINTR",
+  [EIO]: "EIO",
+  [ENXIO]: "ENXIO",
   [EBADF]: "EBADF",
   [EAGAIN]: "EAGAIN",
   [ENOMEM]: "ENOMEM",
   [EACCES]: "EACCES",
+  [EBUSY]: "EBUSY",
   [EEXIST]: "EEXIST",
+  [ENODEV]: "ENODEV",
   [EINVAL]: "EINVAL",
   [EPIPE]: "EPIPE",
   [ENAMETOOLONG]: "ENAMETOOLONG",
+  [EBADFD]: "EBADFD",
   [ENOTSOCK]: "ENOTSOCK",
   [EMSGSIZE]: "EMSGSIZE",
   [EPROTOTYPE]: "EPROTOTYPE",
