@@ -10,6 +10,7 @@ import { vdePeers } from "./vde_peers.ts";
 import { vdeDgram } from "./vde_dgram.ts";
 import { tlsCable } from "./tls_cable.ts";
 import { tapBench } from "./tap.ts";
+import { hostsBench } from "./hosts.ts";
 import { fmt, medianOf, table } from "./stats.ts";
 
 const RUNS = Number(Deno.env.get("BENCH_RUNS") ?? 5);
@@ -35,6 +36,7 @@ const benches: Record<string, () => Promise<string>> = {
   dgram: () => vdeDgram(RUNS),
   cable: () => tlsCable(RUNS),
   tap: () => tapBench(RUNS),
+  hosts: () => hostsBench(RUNS),
   vde: () => vdePeers(RUNS),
 };
 

@@ -1,94 +1,20 @@
 /**
  * Host-to-host cables with real peers. Two "hosts" are network namespaces joined by a veth, each
  * running its own `weft switch`; a TLS cable (pinned certificate, token) joins the switches; one
- * "guest" namespace per host is plugged into its host's switch by weft's own `tap://`, and the
- * guests' kernels are the
- * judges: ping (IPv4 and IPv6) and a 40 MiB HTTP download with matching sha256. Then the veth goes
+ * "guest" namespace per host is plugged into its host's switch by weft's own `tap://`
+ * (tests/_harness/two_hosts.ts), and the guests' kernels are the judges: ping (IPv4 and IPv6) and a 40 MiB HTTP download with matching sha256. Then the veth goes
  * down for 3 s: the cable must be back within 2 s of the link, with the outage's drops counted.
  * Last, a `cmd://` cable runs `weft plug` in another namespace, as it would over ssh.
  */
 
 import { assert, assertEquals, assertGreater } from "@std/assert";
-import { type Lab, peerTest } from "./_harness/lab.ts";
+import { peerTest } from "./_harness/lab.ts";
 import { download, serveRandomFile } from "./_harness/http.ts";
-import type { Netns } from "./_harness/netns.ts";
 import { shellQuote, sleep, waitUntil } from "./_harness/process.ts";
-import { runWeft, type SwitchCounters, weftCommand, type WeftSwitch } from "./_harness/weft.ts";
+import { type SwitchCounters, weftCommand } from "./_harness/weft.ts";
+import { twoHosts } from "./_harness/two_hosts.ts";
 
 const TOOLS = ["ip", "ping", "curl", "python3"];
-
-interface Guest {
-  ns: Netns;
-  ipv4: string;
-  ipv6: string;
-}
-
-interface TwoHosts {
-  hostA: Netns;
-  hostB: Netns;
-  swA: WeftSwitch;
-  swB: WeftSwitch;
-  guestA: Guest;
-  guestB: Guest;
-}
-
-/** The topology of this file: host A listens on TLS, host B dials it. */
-async function twoHosts(lab: Lab): Promise<TwoHosts> {
-  const hostA = await lab.netns("ha");
-  const hostB = await lab.netns("hb");
-  await hostA.ip("link", "add", "vA", "type", "veth", "peer", "name", "vB", "netns", hostB.name);
-  await hostA.ip("addr", "add", "10.201.0.1/24", "dev", "vA");
-  await hostB.ip("addr", "add", "10.201.0.2/24", "dev", "vB");
-  // A veth has carrier only when both ends are up: raise both, then wait for carrier.
-  await hostA.ip("link", "set", "vA", "up");
-  await hostB.ip("link", "set", "vB", "up");
-  await hostA.linkUp("vA");
-  await hostB.waitReachable("10.201.0.1");
-
-  const tokenFile = lab.path("tokens");
-  await Deno.writeTextFile(tokenFile, "cable-token-1\n");
-  const stateA = lab.path("stateA");
-  const id = await runWeft(["id", "--state", stateA, "--json"]);
-  assertEquals(id.code, 0, id.stderr);
-  const fp = JSON.parse(id.stdout).fingerprint as string;
-
-  // Each host's switch holds its guest's TAP itself (weft's tap://, opened in the guest's
-  // namespace): host and guest are separate network stacks, as with a VM.
-  const nsGuestA = await lab.netns("ga");
-  const nsGuestB = await lab.netns("gb");
-  const swA = await lab.weftSwitch([
-    "--connect",
-    `tap://wt0?netns=${nsGuestA.name}`,
-    "--state",
-    stateA,
-    "--listen",
-    "tls://10.201.0.1:7443",
-    "--token-file",
-    tokenFile,
-  ], hostA);
-  const swB = await lab.weftSwitch([
-    "--connect",
-    `tap://wt0?netns=${nsGuestB.name}`,
-    "--state",
-    lab.path("stateB"),
-    "--connect",
-    `tls://10.201.0.1:7443?fp=${fp}&token-file=${tokenFile}`,
-  ], hostB);
-  const guestA = await tapGuest(nsGuestA, "10.77.1.1/24", "fd77::1/64");
-  const guestB = await tapGuest(nsGuestB, "10.77.1.2/24", "fd77::2/64");
-  return { hostA, hostB, swA, swB, guestA, guestB };
-}
-
-/** Give a guest namespace's TAP (made by its host's switch) its addresses. */
-async function tapGuest(ns: Netns, ipv4: string, ipv6: string): Promise<Guest> {
-  await waitUntil(`wt0 in ${ns.name}`, async () => {
-    return (await ns.exec(["ip", "link", "show", "wt0"])).success;
-  }, { timeoutMs: 30_000, intervalMs: 50 });
-  await ns.linkUp("wt0");
-  await ns.addAddress("wt0", ipv4);
-  await ns.addAddress("wt0", ipv6);
-  return { ns, ipv4: ipv4.split("/")[0], ipv6: ipv6.split("/")[0] };
-}
 
 function cablePort(c: SwitchCounters): Record<string, unknown> | undefined {
   return c.ports.find((p) => String(p.endpoint).startsWith("tls://"));
