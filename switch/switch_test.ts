@@ -165,3 +165,22 @@ Deno.test("a refusing endpoint counts its drops on the port and does not stop ot
   hosts[0].end.send(frame({ dst: BROADCAST, src: mac(1) }));
   assertEquals(hosts[2].rx.length, 1);
 });
+
+Deno.test("a port whose link goes down loses its MAC entries and reports the link state", () => {
+  const { sw, hosts } = setup(2);
+  let link: ((up: boolean) => void) | undefined;
+  const [a, b] = createPair("cable");
+  Object.assign(a, { setLinkListener: (l: (up: boolean) => void) => (link = l) });
+  const port = sw.attach(a);
+  const events: string[] = [];
+  sw.events.on((e) => events.push(e.type));
+  b.send(frame({ dst: BROADCAST, src: mac(77) }));
+  hosts[0].end.send(frame({ dst: BROADCAST, src: mac(1) }));
+  assertEquals(sw.fdb.size, 2);
+  link!(false);
+  assertEquals(port.linkUp, false);
+  assertEquals(sw.fdb.entries(0).map((e) => e.port), [1], "only host 1's entry is left");
+  link!(true);
+  assertEquals(port.linkUp, true);
+  assertEquals(events, ["port.link.down", "port.link.up"]);
+});
