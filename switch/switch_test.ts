@@ -172,11 +172,11 @@ Deno.test("a port whose link goes down loses its MAC entries and reports the lin
   const [a, b] = createPair("cable");
   Object.assign(a, { setLinkListener: (l: (up: boolean) => void) => (link = l) });
   const port = sw.attach(a);
-  const events: string[] = [];
-  sw.events.on((e) => events.push(e.type));
   b.send(frame({ dst: BROADCAST, src: mac(77) }));
   hosts[0].end.send(frame({ dst: BROADCAST, src: mac(1) }));
   assertEquals(sw.fdb.size, 2);
+  const events: string[] = [];
+  sw.events.on((e) => events.push(e.type));
   link!(false);
   assertEquals(port.linkUp, false);
   assertEquals(sw.fdb.entries(0).map((e) => e.port), [1], "only host 1's entry is left");
