@@ -7,16 +7,26 @@ import { registerKind } from "./registry.ts";
 import { stdioKind } from "./stdio.ts";
 import { cmdKind } from "./cmd.ts";
 import { vdeKind } from "./vde.ts";
+import { tapKind } from "./tap.ts";
 import { tcpKind, tcpListener, tlsKind, tlsListener } from "./tcp.ts";
 import { registerListener } from "./listener.ts";
+import { qemuKind, qemuListenerKind } from "./qemu.ts";
+import { wsKinds, wsListenerKinds } from "./ws.ts";
+import { vxlanKind } from "./vxlan.ts";
 
 registerKind(stdioKind);
 registerKind(cmdKind);
 registerKind(vdeKind);
+registerKind(tapKind);
 registerKind(tcpKind);
 registerKind(tlsKind);
 registerListener(tcpListener);
 registerListener(tlsListener);
+registerKind(qemuKind);
+registerListener(qemuListenerKind);
+for (const k of wsKinds) registerKind(k);
+for (const k of wsListenerKinds) registerListener(k);
+registerKind(vxlanKind);
 
 export { endpointKinds, type OpenContext, openEndpoint } from "./registry.ts";
 export {

@@ -29,3 +29,8 @@ export function parseIntIn(what: string, text: string, min: number, max: number)
   }
   return n;
 }
+
+/** A named resource that does not exist (a switch, a port): HTTP 404. */
+export class NotFoundError extends Error {
+  override name = "NotFoundError";
+}

@@ -1,9 +1,20 @@
-import { type EndpointListener, listenEndpoints, openEndpoint } from "../../cable/mod.ts";
-import { VdeServer } from "../../cable/vde_server.ts";
+import denoJson from "../../deno.json" with { type: "json" };
+import { openEndpoint } from "../../cable/mod.ts";
+import { loadOrCreateIdentity } from "../../cable/identity.ts";
+import type { Endpoint } from "../../core/endpoint.ts";
 import { parseIntIn } from "../../core/errors.ts";
-import { MAX_MTU, Switch } from "../../switch/switch.ts";
-import { parsePortVlan } from "../../switch/vlan.ts";
-import type { Command } from "./command.ts";
+import { parsePortVlan, type VlanMode } from "../../switch/vlan.ts";
+import { type ApiToken, loadOrCreateToken } from "../auth.ts";
+import { createApp } from "../app.ts";
+import {
+  type ApiAddress,
+  type ApiServer,
+  DEFAULT_API,
+  parseApiAddress,
+  serveApi,
+} from "../api_server.ts";
+import { LIMITS, Node } from "../node.ts";
+import type { Command, CommandContext } from "./command.ts";
 import { expectPositionals, listOpt, STATE_OPTION, stateDirOf, stringOpt } from "./command.ts";
 import { logSwitchEvents, switchReport } from "./switch_report.ts";
 
@@ -22,9 +33,12 @@ export const switchCommand: Command = {
     "  weft switch --sock /tmp/sw &",
     "  vde_plug vde:///tmp/sw tap://tap0",
     "Port up/down is logged on stderr; SIGUSR1 prints the counters; SIGINT/SIGTERM stop it.",
+    `The management API is served on ${DEFAULT_API} (--api) with the bearer token in`,
+    'STATE/api.token:  curl -H "Authorization: Bearer $(cat STATE/api.token)" \\',
+    `                    http://${DEFAULT_API}/api/v1/switches`,
   ].join("\n"),
   options: {
-    name: { type: "string", value: "NAME", help: "Name in logs and events (default sw0)" },
+    name: { type: "string", value: "NAME", help: "Name in logs, events and the API (default sw0)" },
     sock: {
       type: "string",
       value: "DIR",
@@ -36,7 +50,8 @@ export const switchCommand: Command = {
     mtu: {
       type: "string",
       value: "BYTES",
-      help: `Per-port MTU: largest frame payload, header and tag excluded (default ${MAX_MTU})`,
+      help:
+        `Per-port MTU: largest frame payload, header and tag excluded (default ${LIMITS.mtu.max})`,
     },
     "mac-limit": { type: "string", value: "N", help: "MAC table size limit (default 65536)" },
     ageing: { type: "string", value: "SEC", help: "MAC ageing time in seconds (default 300)" },
@@ -64,65 +79,137 @@ export const switchCommand: Command = {
       value: "URL",
       help: "Accept cables on URL, each as a new port (e.g. tls://0.0.0.0:7443)",
     },
+    api: {
+      type: "string",
+      value: "ADDR:PORT",
+      help: `Serve the management API here, loopback only (default ${DEFAULT_API}; none: off)`,
+    },
   },
   async run(p, ctx) {
     expectPositionals(this, p, 0);
-    const intOpt = (name: string, dflt: number, min: number, max: number) => {
+    // Every flag is checked before anything is opened or created.
+    const intOpt = (name: string, r: { min: number; max: number; dflt: number }) => {
       const v = stringOpt(p, name);
-      return v === undefined ? dflt : parseIntIn(`--${name}`, v, min, max);
+      return v === undefined ? r.dflt : parseIntIn(`--${name}`, v, r.min, r.max);
     };
-    const sw = new Switch({
-      name: stringOpt(p, "name", "sw0"),
-      ports: intOpt("ports", 32, 1, 65535),
-      hub: p.values.hub === true,
-      mtu: intOpt("mtu", MAX_MTU, 68, MAX_MTU),
-      macLimit: intOpt("mac-limit", 65536, 1, 16_777_216),
-      ageingSec: intOpt("ageing", 300, 1, 1_000_000),
-    });
-    for (const spec of listOpt(p, "vlan")) {
+    const portVlans: [number, VlanMode][] = listOpt(p, "vlan").map((spec) => {
       const { port, mode } = parsePortVlan(spec);
-      sw.portVlans.set(port, mode);
-    }
-    // Open the cables first: a bad URL must fail before the switch directory is created.
-    const connected = [];
-    const octx = { ...ctx, stateDir: stateDirOf(p) };
-    for (const url of listOpt(p, "connect")) connected.push(await openEndpoint(url, octx));
-    logSwitchEvents(sw, ctx.logger);
-    for (const ep of connected) sw.attach(ep);
-    const dir = stringOpt(p, "sock", defaultSockDir());
-    const server = await VdeServer.listen(dir, {
-      logger: ctx.logger,
-      attach: (endpoint, port, description) => sw.attach(endpoint, { port, description }).number,
+      return [port, mode];
     });
-    const listeners: EndpointListener[] = [];
+    const spec = {
+      name: stringOpt(p, "name", "sw0"),
+      ports: intOpt("ports", LIMITS.ports),
+      hub: p.values.hub === true,
+      mtu: intOpt("mtu", LIMITS.mtu),
+      macLimit: intOpt("mac-limit", LIMITS.macLimit),
+      ageingSec: intOpt("ageing", LIMITS.ageingSec),
+      portVlans,
+    };
+    const apiGiven = stringOpt(p, "api");
+    const apiAddr = parseApiAddress(apiGiven ?? DEFAULT_API);
+    const stateDir = stateDirOf(p);
+    const explicitApi = apiGiven !== undefined;
+    const apiSetup = apiAddr ? await prepareApi(stateDir, explicitApi, ctx) : undefined;
+
+    const node = new Node({
+      id: apiSetup?.nodeId ?? "unidentified",
+      version: denoJson.version,
+      logger: ctx.logger,
+      stateDir,
+    });
+    // Open the cables first: a bad URL must fail before the switch directory is created.
+    const connected: Endpoint[] = [];
+    const dir = stringOpt(p, "sock", defaultSockDir());
+    let api: ApiServer | undefined;
     try {
+      for (const url of listOpt(p, "connect")) {
+        connected.push(await openEndpoint(url, node.openContext));
+      }
+      const m = await node.createSwitch(spec, dir);
+      logSwitchEvents(m.switch, ctx.logger);
+      for (const ep of connected.splice(0)) m.switch.attach(ep);
       const tokenFile = stringOpt(p, "token-file");
       for (const given of listOpt(p, "listen")) {
         const url = tokenFile && !given.includes("token-file=")
           ? `${given}${given.includes("?") ? "&" : "?"}token-file=${tokenFile}`
           : given;
-        listeners.push(
-          await listenEndpoints(url, {
-            ...octx,
-            accept: (endpoint, description) => void sw.attach(endpoint, { description }),
-          }),
-        );
-        ctx.logger.log("info", "listening", { url: listeners.at(-1)!.url });
+        const l = await node.listen(m.switch.name, url);
+        ctx.logger.log("info", "listening", { url: l.url });
       }
+      if (apiAddr && apiSetup) api = startApi(node, apiAddr, apiSetup.token, explicitApi, ctx);
     } catch (e) {
-      for (const l of listeners) l.close();
-      server.close();
+      for (const ep of connected) ep.close();
+      await node.close();
       throw e;
     }
+    const m = node.get(spec.name);
+    const sw = m.switch;
     ctx.logger.log("info", "switch ready", { name: sw.name, sock: dir, ports: sw.maxPorts });
-    const report = () => ctx.logger.log("info", switchReport(sw, server));
+    const report = () => ctx.logger.log("info", switchReport(sw, m.server));
     Deno.addSignalListener("SIGUSR1", report);
     await new Promise<void>((resolve) => ctx.signal.addEventListener("abort", () => resolve()));
     Deno.removeSignalListener("SIGUSR1", report);
     report();
-    for (const l of listeners) l.close();
-    server.close();
-    sw.close();
+    await api?.close();
+    await node.close();
     return 0;
   },
 };
+
+interface ApiSetup {
+  token: ApiToken;
+  nodeId: string;
+}
+
+/**
+ * The token and identity the API needs. With the default address, a state directory that cannot
+ * be written costs the API, not the switch (logged); with an explicit `--api` it is an error.
+ */
+async function prepareApi(
+  stateDir: string,
+  explicit: boolean,
+  ctx: CommandContext,
+): Promise<ApiSetup | undefined> {
+  try {
+    const token = await loadOrCreateToken(stateDir);
+    const nodeId = (await loadOrCreateIdentity(stateDir)).nodeId;
+    return { token, nodeId };
+  } catch (e) {
+    if (explicit) throw e;
+    ctx.logger.log("warn", "management API off: cannot prepare its token", {
+      state: stateDir,
+      error: e instanceof Error ? e.message : String(e),
+    });
+    return undefined;
+  }
+}
+
+/**
+ * Serve the API. The default port being taken (another `weft switch` on this host) leaves this
+ * switch without an API, with a warning that says how to pick a port; a port the user asked for
+ * being taken is an error.
+ */
+function startApi(
+  node: Node,
+  addr: ApiAddress,
+  token: ApiToken,
+  explicit: boolean,
+  ctx: CommandContext,
+): ApiServer | undefined {
+  const app = createApp(node, { token: token.token, logger: ctx.logger });
+  try {
+    const api = serveApi(addr, app.fetch, ctx.logger);
+    ctx.logger.log("info", "api ready", { url: api.url, token: token.path });
+    return api;
+  } catch (e) {
+    const where = `${addr.hostname}:${addr.port}`;
+    if (e instanceof Deno.errors.AddrInUse && !explicit) {
+      ctx.logger.log("warn", "management API off: address in use", {
+        addr: where,
+        hint: "pass --api 127.0.0.1:PORT (or :0 for any free port)",
+      });
+      return undefined;
+    }
+    throw new Error(`Cannot serve the API on ${where}: ${e instanceof Error ? e.message : e}`);
+  }
+}

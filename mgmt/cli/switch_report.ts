@@ -9,6 +9,8 @@ import { formatVlanMode } from "../../switch/vlan.ts";
 
 export function logSwitchEvents(sw: Switch, logger: Logger): void {
   sw.events.on((e) => {
+    // The bus is the node's, shared by its switches: only this one's ports are logged here.
+    if (e.switch !== sw.name) return;
     if (e.type === "port.up") {
       logger.log("info", "port up", { port: e.port, endpoint: e.description });
     } else if (e.type === "port.down") logger.log("info", "port down", { port: e.port });

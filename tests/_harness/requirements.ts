@@ -12,6 +12,11 @@ export interface Requirements {
   /** Needs /dev/net/tun (TAP devices). */
   tun?: boolean;
   tools?: string[];
+  /**
+   * A check of its own (a kernel feature, say), run only when everything else is met: returns
+   * why it is unmet, or undefined.
+   */
+  probe?: () => string | undefined;
 }
 
 const toolCache = new Map<string, string | undefined>();
@@ -43,6 +48,10 @@ export function missingRequirements(req: Requirements): string | undefined {
   if (req.tun && !isCharDevice("/dev/net/tun")) why.push("needs /dev/net/tun");
   const missing = (req.tools ?? []).filter((t) => findTool(t) === undefined);
   if (missing.length > 0) why.push(`missing tools: ${missing.join(", ")}`);
+  if (why.length === 0 && req.probe) {
+    const unmet = req.probe();
+    if (unmet !== undefined) why.push(unmet);
+  }
   return why.length === 0 ? undefined : why.join("; ");
 }
 

@@ -57,7 +57,9 @@ export class WeftSwitch implements AsyncDisposable {
     timeoutMs = 30_000,
     netns?: string,
   ): Promise<WeftSwitch> {
-    const args = ["switch", "--sock", dir, ...extra];
+    // Many switches run at once in tests: no management API unless a test asks for one.
+    const api = extra.some((a) => a === "--api" || a.startsWith("--api=")) ? [] : ["--api", "none"];
+    const args = ["switch", "--sock", dir, ...api, ...extra];
     const p = netns
       ? spawn(["ip", "netns", "exec", netns, ...weftCommand(args)], {
         name: `weft switch@${netns}`,

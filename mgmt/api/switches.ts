@@ -1,0 +1,211 @@
+/**
+ * `/api/v1/switches…`: switches, their ports and their MAC tables. Handlers only translate
+ * between HTTP and the Node's methods; the rules (ranges, what changes live, conflicts) live in
+ * the Node, and its domain errors become 4xx answers in app.ts.
+ */
+
+import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
+import type { Node } from "../node.ts";
+import {
+  ErrorBody,
+  FdbEntry,
+  FdbQuery,
+  Flushed,
+  PortInfo,
+  PortParam,
+  PortPatch,
+  SwitchCreate,
+  SwitchInfo,
+  SwitchNameParam,
+  SwitchPatch,
+} from "./schemas.ts";
+import { fdbView, portView, switchView } from "./views.ts";
+
+const json = <T extends z.ZodType>(schema: T, description: string) => ({
+  content: { "application/json": { schema } },
+  description,
+});
+const err = (description: string) => json(ErrorBody, description);
+const body = <T extends z.ZodType>(schema: T) => ({
+  // required: a body with another content type is refused instead of skipping validation.
+  body: { content: { "application/json": { schema } }, required: true },
+});
+const E400 = err("Bad input: the message names the value and what was expected");
+const E404 = err("No such switch or port");
+const E409 = err("Conflict: a name in use, or a change a running switch cannot take");
+const E413 = err("Body larger than 64 KiB");
+
+export function switchRoutes(app: OpenAPIHono, node: Node): void {
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: "/api/v1/switches",
+      tags: ["switches"],
+      responses: { 200: json(z.array(SwitchInfo), "All switches") },
+    }),
+    (c) => c.json(node.list().map(switchView), 200),
+  );
+
+  app.openapi(
+    createRoute({
+      method: "post",
+      path: "/api/v1/switches",
+      tags: ["switches"],
+      request: body(SwitchCreate),
+      responses: { 201: json(SwitchInfo, "Created"), 400: E400, 409: E409, 413: E413 },
+    }),
+    async (c) => {
+      const b = c.req.valid("json");
+      const m = await node.createSwitch({
+        name: b.name,
+        ports: b.maxPorts,
+        hub: b.hub,
+        mtu: b.mtu,
+        macLimit: b.macLimit,
+        ageingSec: b.ageingSec,
+      }, b.sock);
+      return c.json(switchView(m), 201);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: "/api/v1/switches/{name}",
+      tags: ["switches"],
+      request: { params: SwitchNameParam },
+      responses: { 200: json(SwitchInfo, "The switch"), 400: E400, 404: E404 },
+    }),
+    (c) => c.json(switchView(node.get(c.req.valid("param").name)), 200),
+  );
+
+  app.openapi(
+    createRoute({
+      method: "patch",
+      path: "/api/v1/switches/{name}",
+      tags: ["switches"],
+      description: "hub, mtu and ageingSec change live; macLimit and maxPorts are fixed (409).",
+      request: { params: SwitchNameParam, ...body(SwitchPatch) },
+      responses: {
+        200: json(SwitchInfo, "Changed"),
+        400: E400,
+        404: E404,
+        409: E409,
+        413: E413,
+      },
+    }),
+    (c) => {
+      const { name } = c.req.valid("param");
+      const b = c.req.valid("json");
+      node.configureSwitch(name, {
+        hub: b.hub,
+        mtu: b.mtu,
+        ageingSec: b.ageingSec,
+        macLimit: b.macLimit,
+        ports: b.maxPorts,
+      });
+      return c.json(switchView(node.get(name)), 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "delete",
+      path: "/api/v1/switches/{name}",
+      tags: ["switches"],
+      request: { params: SwitchNameParam },
+      responses: { 204: { description: "Deleted" }, 400: E400, 404: E404 },
+    }),
+    (c) => {
+      node.deleteSwitch(c.req.valid("param").name);
+      return c.body(null, 204);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: "/api/v1/switches/{name}/ports",
+      tags: ["ports"],
+      request: { params: SwitchNameParam },
+      responses: { 200: json(z.array(PortInfo), "Ports in use"), 400: E400, 404: E404 },
+    }),
+    (c) => c.json(node.get(c.req.valid("param").name).switch.ports().map(portView), 200),
+  );
+
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: "/api/v1/switches/{name}/ports/{n}",
+      tags: ["ports"],
+      request: { params: PortParam },
+      responses: { 200: json(PortInfo, "The port"), 400: E400, 404: E404 },
+    }),
+    (c) => {
+      const { name, n } = c.req.valid("param");
+      return c.json(portView(node.port(name, Number(n))), 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "patch",
+      path: "/api/v1/switches/{name}/ports/{n}",
+      tags: ["ports"],
+      request: { params: PortParam, ...body(PortPatch) },
+      responses: { 200: json(PortInfo, "Changed"), 400: E400, 404: E404, 413: E413 },
+    }),
+    (c) => {
+      const { name, n } = c.req.valid("param");
+      return c.json(portView(node.configurePort(name, Number(n), c.req.valid("json"))), 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "delete",
+      path: "/api/v1/switches/{name}/ports/{n}",
+      tags: ["ports"],
+      description: "Unplug the port: its endpoint is closed.",
+      request: { params: PortParam },
+      responses: { 204: { description: "Unplugged" }, 400: E400, 404: E404 },
+    }),
+    (c) => {
+      const { name, n } = c.req.valid("param");
+      node.detachPort(name, Number(n));
+      return c.body(null, 204);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: "/api/v1/switches/{name}/fdb",
+      tags: ["fdb"],
+      request: { params: SwitchNameParam, query: FdbQuery },
+      responses: { 200: json(z.array(FdbEntry), "Live MAC table entries"), 400: E400, 404: E404 },
+    }),
+    (c) => {
+      const { name } = c.req.valid("param");
+      const { port } = c.req.valid("query");
+      const m = node.get(name);
+      return c.json(fdbView(m, node.clock.now(), port ? Number(port) : undefined), 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "delete",
+      path: "/api/v1/switches/{name}/fdb",
+      tags: ["fdb"],
+      description: "Flush learned MACs: all, or one port's with ?port=N.",
+      request: { params: SwitchNameParam, query: FdbQuery },
+      responses: { 200: json(Flushed, "Flushed"), 400: E400, 404: E404 },
+    }),
+    (c) => {
+      const { name } = c.req.valid("param");
+      const { port } = c.req.valid("query");
+      return c.json({ removed: node.flushFdb(name, port ? Number(port) : undefined) }, 200);
+    },
+  );
+}

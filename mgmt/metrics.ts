@@ -1,0 +1,107 @@
+/**
+ * `/metrics` in the Prometheus text exposition format (version 0.0.4): per-port frames, bytes and
+ * drops by reason, the MAC table, and process memory. Built on demand from the counters the data
+ * path already keeps, so scraping costs the frame path nothing.
+ */
+
+import type { Node } from "./node.ts";
+
+type Kind = "counter" | "gauge";
+
+class Exposition {
+  #families = new Map<string, { help: string; kind: Kind; samples: string[] }>();
+
+  add(name: string, kind: Kind, help: string, labels: Record<string, string>, value: number) {
+    let f = this.#families.get(name);
+    if (!f) this.#families.set(name, f = { help, kind, samples: [] });
+    const l = Object.entries(labels).map(([k, v]) => `${k}="${escapeLabel(v)}"`).join(",");
+    f.samples.push(`${name}${l ? `{${l}}` : ""} ${formatValue(value)}`);
+  }
+
+  /** Declare a family even when it has no samples yet, so dashboards see it from the start. */
+  declare(name: string, kind: Kind, help: string) {
+    if (!this.#families.has(name)) this.#families.set(name, { help, kind, samples: [] });
+  }
+
+  toString(): string {
+    let out = "";
+    for (const [name, f] of this.#families) {
+      out += `# HELP ${name} ${f.help}\n# TYPE ${name} ${f.kind}\n`;
+      for (const s of f.samples) out += s + "\n";
+    }
+    return out;
+  }
+}
+
+/** Label values escape backslash, double quote and newline (exposition format spec). */
+export function escapeLabel(v: string): string {
+  return v.replaceAll("\\", "\\\\").replaceAll('"', '\\"').replaceAll("\n", "\\n");
+}
+
+function formatValue(v: number): string {
+  if (Number.isNaN(v)) return "NaN";
+  if (v === Infinity) return "+Inf";
+  if (v === -Infinity) return "-Inf";
+  return String(v);
+}
+
+export const METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
+
+export function renderMetrics(node: Node): string {
+  const e = new Exposition();
+  e.add("weft_uptime_seconds", "gauge", "Seconds since the node started.", {}, node.uptimeSec);
+  e.declare("weft_port_frames_total", "counter", "Frames through a switch port, by direction.");
+  e.declare("weft_port_bytes_total", "counter", "Bytes through a switch port, by direction.");
+  e.declare("weft_port_drops_total", "counter", "Frames a switch port dropped, by reason.");
+  e.declare(
+    "weft_port_endpoint_drops_total",
+    "counter",
+    "Frames the endpoint plugged into a port dropped itself, by reason.",
+  );
+  e.declare("weft_port_up", "gauge", "1 while the port's link is up, else 0.");
+  e.declare("weft_port_enabled", "gauge", "1 while the port is enabled, else 0.");
+  for (const m of node.list()) {
+    const sw = m.switch;
+    const s = { switch: sw.name };
+    for (const p of sw.ports()) {
+      const l = { ...s, port: String(p.number) };
+      const c = p.counters;
+      e.add("weft_port_frames_total", "counter", "", { ...l, direction: "in" }, c.framesIn);
+      e.add("weft_port_frames_total", "counter", "", { ...l, direction: "out" }, c.framesOut);
+      e.add("weft_port_bytes_total", "counter", "", { ...l, direction: "in" }, c.bytesIn);
+      e.add("weft_port_bytes_total", "counter", "", { ...l, direction: "out" }, c.bytesOut);
+      for (const [reason, n] of Object.entries(c.drops)) {
+        e.add("weft_port_drops_total", "counter", "", { ...l, reason }, n);
+      }
+      // The endpoint's own drops (malformed input, a full queue) are another layer: a family of
+      // their own, so summing port drops does not count a frame twice.
+      for (const [reason, n] of Object.entries(p.endpoint.stats().drops)) {
+        e.add("weft_port_endpoint_drops_total", "counter", "", { ...l, reason }, n);
+      }
+      e.add("weft_port_up", "gauge", "", l, p.linkUp ? 1 : 0);
+      e.add("weft_port_enabled", "gauge", "", l, p.enabled ? 1 : 0);
+    }
+    const fdb = sw.fdb;
+    e.add(
+      "weft_fdb_entries",
+      "gauge",
+      "Entries in a switch's MAC table (aged entries leave lazily, at lookup or sweep).",
+      s,
+      fdb.size,
+    );
+    e.add("weft_fdb_limit", "gauge", "Most entries a switch's MAC table holds.", s, fdb.limit);
+    e.add(
+      "weft_fdb_refusals_total",
+      "counter",
+      "New MACs not learned because the MAC table was full.",
+      s,
+      fdb.refusals,
+    );
+    e.add("weft_fdb_aged_total", "counter", "MAC table entries removed by ageing.", s, fdb.aged);
+  }
+  const mem = Deno.memoryUsage();
+  e.add("process_resident_memory_bytes", "gauge", "Resident memory size in bytes.", {}, mem.rss);
+  e.add("weft_heap_used_bytes", "gauge", "JavaScript heap in use, in bytes.", {}, mem.heapUsed);
+  e.add("weft_heap_total_bytes", "gauge", "JavaScript heap reserved, in bytes.", {}, mem.heapTotal);
+  return e.toString();
+}
