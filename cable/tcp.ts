@@ -13,8 +13,9 @@
  * server's WELCOME. Handshakes are bounded in time (5 s) and size (4 KiB), and in number (64 at
  * once); every refusal is counted by reason and logged.
  *
- * TLS: the listener is Deno's rustls (`Deno.listenTls`). The client is `node:tls`, because pinning
- * needs the peer certificate without CA validation, which `Deno.connectTls` cannot do.
+ * TLS is `node:tls` on both sides: the client because pinning needs the peer certificate without
+ * CA validation, which `Deno.connectTls` cannot do; the listener because of a socket leak in
+ * `Deno.listenTls` (tls_listener.ts).
  */
 
 import type { Endpoint } from "../core/endpoint.ts";
@@ -25,7 +26,14 @@ import { fingerprintOf, loadOrCreateIdentity, parseFingerprint } from "./identit
 import { countRefusal, type EndpointListener, type ListenContext } from "./listener.ts";
 import type { ListenerKind } from "./listener.ts";
 import { nodeSocketIo } from "./node_socket.ts";
+import {
+  type AcceptedConn,
+  type ConnSource,
+  listenNodeTls,
+  type TlsSourceOptions,
+} from "./tls_listener.ts";
 import { ReconnectingEndpoint } from "./reconnect.ts";
+import { qemuStream } from "./qemu.ts";
 import type { EndpointKind, OpenContext } from "./registry.ts";
 import { type ByteReader, type ByteWriter, StreamEndpoint } from "./stream.ts";
 import type { EndpointUrl } from "./url.ts";
@@ -202,7 +210,49 @@ export async function dialCable(o: DialOptions): Promise<StreamEndpoint> {
   });
 }
 
+/**
+ * `tcp://HOST:PORT?framing=qemu`: QEMU's stream framing (4-byte length, PROTOCOLS §3) without the
+ * weft hello — QEMU `-netdev stream,server=on,addr.type=inet`, passt or gvproxy over TCP. It
+ * reconnects like a weft cable, since those peers restart.
+ */
+async function openQemuTcp(url: EndpointUrl, ctx: OpenContext): Promise<Endpoint> {
+  const target = parseHostPort(url);
+  checkParams(url, ["framing"]);
+  const dial = async () => {
+    const conn = await deadline(
+      Deno.connect({ hostname: target.hostname, port: target.port }),
+      HANDSHAKE_MS,
+      "connecting",
+      () => {},
+    );
+    return qemuStream(conn, url.text, {
+      onError: (error) => ctx.logger.log("warn", "cable", { url: url.text, error }),
+    });
+  };
+  let first: Endpoint | undefined;
+  try {
+    first = await dial();
+  } catch (e) {
+    ctx.logger.log("warn", "cable down, retrying", { url: url.text, error: (e as Error).message });
+  }
+  return new ReconnectingEndpoint(url.text, MAX_FRAME, dial, { first, logger: ctx.logger });
+}
+
+function framingOf(url: EndpointUrl): "weft" | "qemu" {
+  const f = url.params.get("framing") ?? "weft";
+  if (f !== "weft" && f !== "qemu") {
+    throw new ConfigError(
+      `Invalid endpoint URL "${url.text}": framing is weft or qemu, not "${f}"`,
+    );
+  }
+  if (f === "qemu" && url.scheme === "tls") {
+    throw new ConfigError(`Invalid endpoint URL "${url.text}": framing=qemu is for tcp:// only`);
+  }
+  return f;
+}
+
 async function openCable(url: EndpointUrl, ctx: OpenContext): Promise<Endpoint> {
+  if (framingOf(url) === "qemu") return await openQemuTcp(url, ctx);
   const target = parseHostPort(url);
   checkParams(url, ["fp", "token", "token-file", "keepalive", "framing"]);
   let pin: string | undefined;
@@ -254,7 +304,7 @@ class CableListener implements EndpointListener {
 
   constructor(
     readonly url: string,
-    readonly listener: Deno.Listener,
+    readonly listener: ConnSource,
     readonly tokens: string[] | undefined,
     readonly node: string,
     readonly ctx: ListenContext,
@@ -262,7 +312,16 @@ class CableListener implements EndpointListener {
     this.closed = this.#acceptLoop();
   }
 
+  #closing = false;
+
+  /** Count and log a refusal that happened below weft's protocol (TLS handshake). */
+  refuseTls(reason: string, detail: string, peer: string): void {
+    countRefusal(this.refused, reason);
+    this.ctx.logger.log("warn", "cable refused", { url: this.url, peer, reason, detail });
+  }
+
   close(): void {
+    this.#closing = true;
     try {
       this.listener.close();
     } catch {
@@ -273,6 +332,7 @@ class CableListener implements EndpointListener {
   async #acceptLoop(): Promise<void> {
     try {
       for await (const conn of this.listener) {
+        if (this.#closing) break;
         if (this.#pending >= MAX_PENDING_HANDSHAKES) {
           this.#refuse(conn, "busy");
           continue;
@@ -287,7 +347,7 @@ class CableListener implements EndpointListener {
     }
   }
 
-  #refuse(conn: Deno.Conn, reason: string, detail?: string): void {
+  #refuse(conn: AcceptedConn, reason: string, detail?: string): void {
     countRefusal(this.refused, reason);
     const peer = conn.remoteAddr as Deno.NetAddr;
     this.ctx.logger.log("warn", "cable refused", {
@@ -303,10 +363,10 @@ class CableListener implements EndpointListener {
     }
   }
 
-  async #handshake(conn: Deno.Conn): Promise<void> {
+  async #handshake(conn: AcceptedConn): Promise<void> {
     let result: string | { hello: ReturnType<typeof asHello> };
     try {
-      result = await deadline(this.#readHello(conn), HANDSHAKE_MS, "hello", () => {});
+      result = await deadline(this.#readHello(conn), HANDSHAKE_MS, "hello", () => conn.close());
     } catch (e) {
       return this.#refuse(
         conn,
@@ -353,7 +413,7 @@ class CableListener implements EndpointListener {
   }
 
   /** The client's hello, or a refusal reason. */
-  async #readHello(conn: Deno.Conn): Promise<string | { hello: ReturnType<typeof asHello> }> {
+  async #readHello(conn: AcceptedConn): Promise<string | { hello: ReturnType<typeof asHello> }> {
     const header = await readExactly(conn, RECORD_HEADER);
     if (!header) return "closedEarly";
     const h = decodeHeader(header);
@@ -380,7 +440,8 @@ async function listenCables(url: EndpointUrl, ctx: ListenContext): Promise<Endpo
     throw new ConfigError(`Cannot listen on "${url.text}": token file "${file}" holds no token`);
   }
   let node = "anonymous";
-  let listener: Deno.Listener;
+  let listener: ConnSource;
+  let onTlsError: TlsSourceOptions["onTlsError"] = () => {};
   try {
     if (target.tls) {
       if (!ctx.stateDir) {
@@ -388,11 +449,13 @@ async function listenCables(url: EndpointUrl, ctx: ListenContext): Promise<Endpo
       }
       const id = await loadOrCreateIdentity(ctx.stateDir);
       node = id.nodeId;
-      listener = Deno.listenTls({
+      listener = await listenNodeTls({
         hostname: target.hostname,
         port: target.port,
         cert: id.certPem,
         key: id.keyPem,
+        handshakeTimeoutMs: HANDSHAKE_MS,
+        onTlsError: (reason, detail, peer) => onTlsError(reason, detail, peer),
       });
     } else {
       if (ctx.stateDir) node = (await loadOrCreateIdentity(ctx.stateDir)).nodeId;
@@ -404,12 +467,15 @@ async function listenCables(url: EndpointUrl, ctx: ListenContext): Promise<Endpo
   }
   const addr = listener.addr as Deno.NetAddr;
   const host = addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname;
-  return new CableListener(`${url.scheme}://${host}:${addr.port}`, listener, tokens, node, ctx);
+  const cl = new CableListener(`${url.scheme}://${host}:${addr.port}`, listener, tokens, node, ctx);
+  onTlsError = (reason, detail, peer) => cl.refuseTls(reason, detail, peer);
+  return cl;
 }
 
 export const tcpKind: EndpointKind = {
   scheme: "tcp",
-  syntax: "tcp://HOST:PORT[?token=T] — weft cable over plain TCP (loopback, trusted links)",
+  syntax:
+    "tcp://HOST:PORT[?token=T|framing=qemu] — weft cable over plain TCP; framing=qemu: QEMU/passt",
   open: openCable,
 };
 
