@@ -525,7 +525,6 @@ export class VxlanEndpoint extends EndpointBase implements PollHandler {
         continue;
       }
       failures = 0;
-      (globalThis as any).__w = ((globalThis as any).__w ?? 0) + 1;
       try {
         if (this.#nameOf((from as Deno.NetAddr).hostname)) {
           this.#datagram(d, d.length, false, this.#firstName, 0);
@@ -560,8 +559,6 @@ export class VxlanEndpoint extends EndpointBase implements PollHandler {
     const size = this.#rxSlotSize;
     for (let round = 0; round < RX_ROUNDS; round++) {
       const n = c.recvmmsg(this.fd, this.#rxHdrs, RX_SLOTS, MSG_DONTWAIT, null);
-      (globalThis as any).__d = ((globalThis as any).__d ?? 0) + Math.max(n, 0);
-      (globalThis as any).__c = ((globalThis as any).__c ?? 0) + 1;
       if (n <= 0) {
         const e = n < 0 ? errno() : EAGAIN;
         if (e === EINTR) continue;

@@ -114,7 +114,7 @@ Deno.test({
       assertMatch(metrics.body, /^weft_fdb_limit\{switch="lab"\} 65536$/m);
 
       assertEquals((await curl([...auth, "-X", "DELETE", `${u}/api/v1/switches/lab`])).status, 204);
-      // SIGUSR1 still reports the CLI's switch.
+      // SIGUSR2 still reports the CLI's switch.
       assertEquals((await sw.counters()).switch, "main");
       const status = await sw.stop();
       assertEquals(status.code, 0, sw.process.errors);

@@ -60,11 +60,11 @@ async function weftVtep(lab: Lab, ns: Netns, url: string): Promise<WeftVtep> {
 class WeftVtep {
   constructor(readonly dir: string, readonly process: Background) {}
 
-  /** The counter report a SIGUSR1 makes the switch print (as tests/_harness/weft.ts). */
+  /** The counter report a SIGUSR2 makes the switch print (as tests/_harness/weft.ts). */
   async counters(): Promise<SwitchCounters> {
     const mark = this.process.errorMark;
-    this.process.signal("SIGUSR1");
-    return await waitUntil("a counters report on SIGUSR1", () => {
+    this.process.signal("SIGUSR2");
+    return await waitUntil("a counters report on SIGUSR2", () => {
       const fresh = parseCounterReports(this.process.errorsSince(mark));
       return fresh.length > 0 ? fresh[fresh.length - 1] : undefined;
     }, { timeoutMs: 5_000 });

@@ -32,7 +32,7 @@ export const switchCommand: Command = {
     "vde_plug2tap and qemu -netdev vde,sock=DIR attach to it:",
     "  weft switch --sock /tmp/sw &",
     "  vde_plug vde:///tmp/sw tap://tap0",
-    "Port up/down is logged on stderr; SIGUSR1 prints the counters; SIGINT/SIGTERM stop it.",
+    "Port up/down is logged on stderr; SIGUSR2 prints the counters; SIGINT/SIGTERM stop it.",
     `The management API is served on ${DEFAULT_API} (--api) with the bearer token in`,
     'STATE/api.token:  curl -H "Authorization: Bearer $(cat STATE/api.token)" \\',
     `                    http://${DEFAULT_API}/api/v1/switches`,
@@ -146,9 +146,10 @@ export const switchCommand: Command = {
     const sw = m.switch;
     ctx.logger.log("info", "switch ready", { name: sw.name, sock: dir, ports: sw.maxPorts });
     const report = () => ctx.logger.log("info", switchReport(sw, m.server));
-    Deno.addSignalListener("SIGUSR1", report);
+    // Not SIGUSR1: in Deno that also opens the V8 inspector on 127.0.0.1:9229.
+    Deno.addSignalListener("SIGUSR2", report);
     await new Promise<void>((resolve) => ctx.signal.addEventListener("abort", () => resolve()));
-    Deno.removeSignalListener("SIGUSR1", report);
+    Deno.removeSignalListener("SIGUSR2", report);
     report();
     await api?.close();
     await node.close();

@@ -1,6 +1,6 @@
 /**
  * What a running `weft switch` tells on stderr: port up/down and MAC moves as they happen, and a
- * counter report on SIGUSR1 and at exit (until the management API serves them).
+ * counter report on SIGUSR2 and at exit (until the management API serves them).
  */
 
 import type { Logger } from "../../core/log.ts";

@@ -1,15 +1,18 @@
 /**
  * Frames captured from real tools for the stack/wire tests (Ethernet, no FCS), as hex.
  *
- * How (testdata/capture.sh, run as root; testdata/sack_peer.py is its raw TCP peer): two network
- * namespaces A (va 02:00:00:00:00:0a, 10.55.0.1/24, fd55::1/64) and B (vb 02:00:00:00:00:0b,
- * 10.55.0.2/24, fd55::2/64) joined by a veth pair, `tcpdump -i vb -w` in B from before A's link
- * came up; then, from A: `ping`, `ping -6`, `ping -t 1` through B (forwarding on, far nets routed
- * back out vb), `ping -s 3000` (fragments), python3 UDP `sendto` to a closed port, `curl` to a
- * `python3 -m http.server` in B over IPv4 and IPv6; a raw python3 TCP peer in B sending
- * out-of-order segments to `socat` in A so A's kernel answered with SACK blocks; an RA sent by a
- * python3 raw ICMPv6 socket in B. Hex from `tshark -r all.pcap -Y frame.number==N -x`.
- * Deno 2.9.6, Linux kernel of the build machine, 2026-11-25.
+ * How: `testdata/capture.sh` (root) makes two network namespaces A (va 02:00:00:00:00:0a,
+ * 10.55.0.1/24, fd55::1/64) and B (vb 02:00:00:00:00:0b, 10.55.0.2/24, fd55::2/64) joined by a
+ * veth pair with TX checksum offload off (`testdata/txcsum_off.py`, i.e. `ethtool -K … tx off`,
+ * so TCP/UDP checksums on the wire are complete), runs `tcpdump -i vb -w` in B from before A's
+ * link comes up, then from A: `ping`, `ping -6`, `ping -t 1` through B (forwarding on, far nets
+ * routed back out vb → time exceeded), `ping -s 3000` (fragments), python3 UDP `sendto` to a
+ * closed port (→ port unreachable), `curl` to `python3 -m http.server` in B over IPv4 and IPv6;
+ * `testdata/sack_peer.py`, a raw python3 TCP peer in B, sends out-of-order segments to `socat` in
+ * A so that A's kernel answers with SACK blocks; an RA is sent by a python3 raw ICMPv6 socket in
+ * B (the kernel sends none; it filled the checksum). `python3 testdata/extract.py all.pcap`
+ * prints the entries below (frame numbers are of that capture). Captured 2026-11-25, Linux
+ * 6.18.44-fc-v782, tcpdump 4.99.3, TShark 4.0.17 (Debian 12).
  */
 
 /** Bytes of hex `s` (whitespace ignored). Test helper. */

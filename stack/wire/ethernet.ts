@@ -7,7 +7,9 @@
  * | destination (6) | source (6) | [TPID 0x8100 (2) | TCI: PCP(3) DEI(1) VID(12)] | EtherType (2) |
  * ```
  *
- * Frames arrive without preamble and FCS (as from a TAP, VDE or pcap).
+ * Frames arrive without preamble and FCS (as from a TAP, VDE or pcap). One tag is decoded (TPID
+ * 0x8100, or 0x88a8 as the outer tag of 802.1ad); with two stacked tags `ethertype` is the inner
+ * TPID and the caller decides (a later slice may decode Q-in-Q).
  */
 
 /** Bytes of an untagged Ethernet header. */

@@ -49,7 +49,10 @@ export class Ipv6View {
   offset = 0;
   /** Protocol after the extension headers (6 TCP, 17 UDP, 58 ICMPv6, …). */
   upper_protocol = 0;
-  /** Offset in `buf` of the upper-layer header. */
+  /**
+   * Offset in `buf` of the upper-layer header. In a fragment with a non-zero offset these bytes
+   * are the middle of the upper-layer packet, not its header: check `is_fragment` first.
+   */
   upper_offset = 0;
   /** Offset of the Fragment header, or -1 when there is none. */
   fragment_header_offset = -1;

@@ -213,7 +213,7 @@ export class Background implements AsyncDisposable {
     }
   }
 
-  /** Send a signal to the process only (not its group), e.g. SIGUSR1 for a counter dump. */
+  /** Send a signal to the process only (not its group), e.g. SIGUSR2 for a counter dump. */
   signal(sig: Deno.Signal): void {
     if (!this.#exit) Deno.kill(this.pid, sig);
   }

@@ -92,13 +92,13 @@ export class WeftSwitch implements AsyncDisposable {
   }
 
   /**
-   * Ask the running switch for its counters: SIGUSR1 makes it print a `counters {…}` line on
+   * Ask the running switch for its counters: SIGUSR2 makes it print a `counters {…}` line on
    * stderr; wait (bounded) for that new line and parse it.
    */
   async counters(timeoutMs = 5_000): Promise<SwitchCounters> {
     const mark = this.process.errorMark;
-    this.process.signal("SIGUSR1");
-    return await waitUntil("a counters report on SIGUSR1", () => {
+    this.process.signal("SIGUSR2");
+    return await waitUntil("a counters report on SIGUSR2", () => {
       const fresh = parseCounterReports(this.process.errorsSince(mark));
       return fresh.length > 0 ? fresh[fresh.length - 1] : undefined;
     }, { timeoutMs });
@@ -121,7 +121,7 @@ export async function rssKiB(pid: number): Promise<number> {
   return Number(m[1]);
 }
 
-/** The JSON a `weft switch` prints as `counters {…}` on SIGUSR1 and at exit (switch_report.ts). */
+/** The JSON a `weft switch` prints as `counters {…}` on SIGUSR2 and at exit (switch_report.ts). */
 export interface SwitchCounters {
   switch: string;
   fdb: { size: number; limit: number; refusals: number; aged: number };

@@ -1,18 +1,23 @@
 #!/bin/bash
-# Captures for stack/wire tests. Two namespaces joined by a veth pair, plus a third "far" dummy net.
+# Captures the frames of stack/wire/_captured.ts (run as root; needs iproute2, tcpdump, ping,
+# socat, curl, python3). Usage: capture.sh [WORKDIR]; writes WORKDIR/pcaps/all.pcap, then
+# `python3 extract.py WORKDIR/pcaps/all.pcap` prints the hex entries.
+# Two namespaces A and B joined by a veth pair (va/vb), both removed on exit.
 set -u
+HERE=$(cd "$(dirname "$0")" && pwd)
+W=${1:-/tmp/sw5}
 A=sw5a-$$; B=sw5b-$$
-D=${1:-/tmp/sw5}/pcaps; rm -rf $D; mkdir -p $D
+D=$W/pcaps; rm -rf $D; mkdir -p $D
 cleanup(){ ip netns del $A 2>/dev/null; ip netns del $B 2>/dev/null; }
 trap cleanup EXIT
 ip netns add $A; ip netns add $B
 ip -n $A link set lo up; ip -n $B link set lo up
 ip link add va netns $A address 02:00:00:00:00:0a type veth peer name vb netns $B address 02:00:00:00:00:0b
-ip netns exec $A python3 "$(dirname "$0")/txcsum_off.py" va
-ip netns exec $B python3 "$(dirname "$0")/txcsum_off.py" vb
+ip netns exec $A python3 "$HERE/txcsum_off.py" va
+ip netns exec $B python3 "$HERE/txcsum_off.py" vb
 ip -n $A addr add 10.55.0.1/24 dev va; ip -n $B addr add 10.55.0.2/24 dev vb
 ip -n $A addr add fd55::1/64 dev va nodad; ip -n $B addr add fd55::2/64 dev vb nodad
-# capture on va from before link up, to get MLD reports (hop-by-hop ext header) and DAD NS
+# capture on vb from before va comes up, to get MLD reports (Hop-by-Hop header) and DAD NS
 ip -n $B link set vb up
 ip netns exec $B tcpdump -U -s 0 -i vb -w $D/all.pcap 2>$D/tcpdump.err &
 TP=$!
@@ -24,7 +29,7 @@ ip -n $A neigh add 10.55.0.3 lladdr 02:00:00:00:00:0b dev va
 ip netns exec $A socat -u TCP-LISTEN:7000,reuseaddr OPEN:/dev/null &
 SP=$!
 sleep 0.5
-ip netns exec $B timeout 10 python3 "$(dirname "$0")/sack_peer.py"
+ip netns exec $B timeout 10 python3 "$HERE/sack_peer.py"
 sleep 0.3; kill $SP 2>/dev/null
 # forwarding in B, routing the far nets back out vb: TTL 1 expires at B -> time exceeded
 ip netns exec $B sysctl -qw net.ipv4.ip_forward=1
@@ -59,9 +64,9 @@ rdnss=struct.pack('!BBHI16s',25,3,0,600,bytes.fromhex('fd55000000000000000000000
 s.sendto(ra+sll+mtu+pfx+rdnss,('ff02::1',0,0,socket.if_nametoindex('vb')))
 "
 sleep 0.5
-# TCP: http server in B, curl from A; netem loss on B egress so A sends SACK blocks
-mkdir -p /tmp/sw5/www; head -c 200000 /dev/urandom > /tmp/sw5/www/f.bin
-ip netns exec $B python3 -m http.server -d /tmp/sw5/www 8080 --bind :: >/dev/null 2>&1 &
+# TCP: http server in B, curl from A (handshakes with MSS, SACK-permitted, timestamps, WS)
+mkdir -p $W/www; head -c 200000 /dev/urandom > $W/www/f.bin
+ip netns exec $B python3 -m http.server -d $W/www 8080 --bind :: >/dev/null 2>&1 &
 HP=$!
 sleep 1
 ip netns exec $A curl -s -o /dev/null http://10.55.0.2:8080/f.bin
