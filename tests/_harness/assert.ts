@@ -30,44 +30,39 @@ export function assertMatch(actual: string, re: RegExp, msg?: string): void {
   assertNode.match(actual, re, msg);
 }
 
-export function assertThrows(
-  fn: () => unknown,
-  errorClass?: new (...a: never[]) => Error,
-  includes?: string,
-): Error {
+type ErrorClass = new (...a: never[]) => Error;
+
+/** Check a caught error against the expected class and message part; return it. */
+function expectError(e: unknown, errorClass?: ErrorClass, includes?: string): Error {
+  if (errorClass && !(e instanceof errorClass)) {
+    throw new assertNode.AssertionError({ message: `expected ${errorClass.name}, got ${e}` });
+  }
+  if (includes && !String((e as Error).message).includes(includes)) {
+    throw new assertNode.AssertionError({
+      message: `expected message to include "${includes}", got "${(e as Error).message}"`,
+    });
+  }
+  return e as Error;
+}
+
+export function assertThrows(fn: () => unknown, errorClass?: ErrorClass, includes?: string): Error {
   try {
     fn();
   } catch (e) {
-    if (errorClass && !(e instanceof errorClass)) {
-      throw new assertNode.AssertionError({ message: `expected ${errorClass.name}, got ${e}` });
-    }
-    if (includes && !String((e as Error).message).includes(includes)) {
-      throw new assertNode.AssertionError({
-        message: `expected message to include "${includes}", got "${(e as Error).message}"`,
-      });
-    }
-    return e as Error;
+    return expectError(e, errorClass, includes);
   }
   throw new assertNode.AssertionError({ message: "expected the function to throw" });
 }
 
 export async function assertRejects(
   fn: () => Promise<unknown>,
-  errorClass?: new (...a: never[]) => Error,
+  errorClass?: ErrorClass,
   includes?: string,
 ): Promise<Error> {
   try {
     await fn();
   } catch (e) {
-    if (errorClass && !(e instanceof errorClass)) {
-      throw new assertNode.AssertionError({ message: `expected ${errorClass.name}, got ${e}` });
-    }
-    if (includes && !String((e as Error).message).includes(includes)) {
-      throw new assertNode.AssertionError({
-        message: `expected message to include "${includes}", got "${(e as Error).message}"`,
-      });
-    }
-    return e as Error;
+    return expectError(e, errorClass, includes);
   }
   throw new assertNode.AssertionError({ message: "expected the promise to reject" });
 }
