@@ -50,7 +50,6 @@ import { EndpointBase } from "../core/endpoint_base.ts";
 import { MAX_FRAME, MIN_FRAME } from "../core/endpoint.ts";
 import { ConfigError, parseIntIn } from "../core/errors.ts";
 import {
-  addressOf,
   AF_INET,
   CLONE_NEWNET,
   closeFd,
@@ -79,6 +78,7 @@ import {
   SOCK_DGRAM,
   storeAddress,
 } from "./ffi/libc.ts";
+import { FrameQueue } from "./frame_queue.ts";
 import { poller, type PollHandler, POLLIN, POLLOUT } from "./ffi/poller.ts";
 import type { EndpointKind } from "./registry.ts";
 
@@ -366,20 +366,10 @@ export class TapEndpoint extends EndpointBase implements PollHandler {
   /** errno name of the last write failure that dropped a frame, if any. */
   lastError: string | undefined;
 
-  readonly #maxFrames: number;
-  readonly #maxBytes: number;
-  // Out-queue: frames [#head, #count) wait; frame i is #buf[#offs[i], #offs[i] + #lens[i]).
-  readonly #offs: Uint32Array;
-  readonly #lens: Uint32Array;
-  #buf: Uint8Array;
-  /** Address of #buf[0], for the iovec. */
-  #base: number;
+  readonly #queue: FrameQueue;
   /** One struct iovec (a field: it stays referenced while libc reads it). */
   readonly #iov = new Uint8Array(IOVEC_SIZE);
   readonly #iov32 = new Uint32Array(this.#iov.buffer);
-  #head = 0;
-  #count = 0;
-  #tail = 0;
   #scheduled = false;
   #waitingOut = false;
   readonly #flushTask = () => this.#flush();
@@ -389,20 +379,17 @@ export class TapEndpoint extends EndpointBase implements PollHandler {
     this.fd = fd;
     this.name = name;
     this.linkMtu = linkMtu;
-    this.#maxFrames = Math.max(1, Math.min(opts.queueFrames ?? MAX_QUEUE_FRAMES, MAX_QUEUE_FRAMES));
-    this.#maxBytes = Math.max(this.mtu, opts.queueBytes ?? 2 * 1024 * 1024);
-    this.#offs = new Uint32Array(this.#maxFrames);
-    this.#lens = new Uint32Array(this.#maxFrames);
-    // Start small and grow on demand up to the bound: most of the time the queue is empty.
-    this.#buf = new Uint8Array(Math.min(this.#maxBytes, 256 * 1024));
-    this.#base = addressOf(this.#buf);
+    this.#queue = new FrameQueue(
+      Math.max(1, Math.min(opts.queueFrames ?? MAX_QUEUE_FRAMES, MAX_QUEUE_FRAMES)),
+      Math.max(this.mtu, opts.queueBytes ?? 2 * 1024 * 1024),
+    );
     if (rx.buf.length === 0) rx.buf = new Uint8Array(RX_SIZE);
     poller().register(fd, this, POLLIN);
   }
 
   /** Frames waiting in the out-queue. */
   get queuedFrames(): number {
-    return this.#count - this.#head;
+    return this.#queue.frames;
   }
 
   send(frame: Uint8Array): boolean {
@@ -411,16 +398,7 @@ export class TapEndpoint extends EndpointBase implements PollHandler {
     if (this.isClosed) return c.drop("closed");
     if (len < MIN_FRAME) return c.drop("runt");
     if (len > this.mtu) return c.drop("oversize");
-    if (this.#count === this.#maxFrames || this.#tail + len > this.#buf.length) {
-      if (!this.#makeRoom(len)) return c.drop("queueFull");
-    }
-    const i = this.#count;
-    const off = this.#tail;
-    this.#buf.set(frame, off);
-    this.#offs[i] = off;
-    this.#lens[i] = len;
-    this.#count = i + 1;
-    this.#tail = off + len;
+    if (!this.#queue.push(frame)) return c.drop("queueFull");
     c.countOut(len);
     if (!this.#scheduled && !this.#waitingOut) {
       this.#scheduled = true;
@@ -467,9 +445,8 @@ export class TapEndpoint extends EndpointBase implements PollHandler {
   }
 
   protected closeResources(): void {
-    const pending = this.#count - this.#head;
+    const pending = this.#queue.reset();
     if (pending > 0) this.counters.drop("closed", pending);
-    this.#head = this.#count = this.#tail = 0;
     poller().unregister(this.fd);
     closeFd(this.fd); // the last descriptor of a non-persistent tap: the device goes with it
   }
@@ -486,11 +463,12 @@ export class TapEndpoint extends EndpointBase implements PollHandler {
     const fd = this.fd;
     const iov = this.#iov;
     const iov32 = this.#iov32;
-    const base = this.#base;
-    const offs = this.#offs;
-    const lens = this.#lens;
-    let head = this.#head;
-    const count = this.#count;
+    const q = this.#queue;
+    const base = q.base;
+    const offs = q.offs;
+    const lens = q.lens;
+    let head = q.head;
+    const count = q.count;
     while (head < count) {
       // writev with one vector: the frame's address goes into a prepared iovec, so a write
       // allocates nothing (no subarray view, no BigInt length).
@@ -504,7 +482,7 @@ export class TapEndpoint extends EndpointBase implements PollHandler {
       const e = errno();
       if (e === EINTR) continue;
       if (e === EAGAIN) {
-        this.#head = head;
+        q.head = head;
         if (!this.#waitingOut) {
           this.#waitingOut = true;
           poller().setInterest(fd, POLLIN | POLLOUT);
@@ -517,43 +495,11 @@ export class TapEndpoint extends EndpointBase implements PollHandler {
       this.lastError = errnoName(e);
       head++;
     }
-    this.#head = this.#count = this.#tail = 0;
+    q.reset();
     if (this.#waitingOut) {
       this.#waitingOut = false;
       poller().setInterest(fd, POLLIN);
     }
-  }
-
-  /**
-   * Make room for one more frame of `len` bytes: grow the buffer (up to the bound) or move the
-   * waiting frames to the front. False when the queue is full. Moving is done only when it frees
-   * at least a quarter of the queue, which bounds its cost per frame under sustained overload.
-   */
-  #makeRoom(len: number): boolean {
-    const live = this.#count - this.#head;
-    const liveStart = live > 0 ? this.#offs[this.#head] : this.#tail;
-    const liveBytes = this.#tail - liveStart;
-    if (live >= this.#maxFrames || liveBytes + len > this.#maxBytes) return false;
-    const cap = this.#buf.length;
-    let buf = this.#buf;
-    if (liveBytes + len > cap || (this.#tail + len > cap && cap < this.#maxBytes)) {
-      buf = new Uint8Array(Math.min(this.#maxBytes, Math.max(cap * 2, liveBytes + len)));
-      buf.set(this.#buf.subarray(liveStart, liveStart + liveBytes));
-    } else {
-      if (live * 4 > this.#maxFrames * 3 || liveBytes * 4 > cap * 3) return false;
-      buf.copyWithin(0, liveStart, liveStart + liveBytes);
-    }
-    this.#buf = buf;
-    this.#base = addressOf(buf);
-    const head = this.#head;
-    for (let j = 0; j < live; j++) {
-      this.#offs[j] = this.#offs[head + j] - liveStart;
-      this.#lens[j] = this.#lens[head + j];
-    }
-    this.#head = 0;
-    this.#count = live;
-    this.#tail = liveBytes;
-    return true;
   }
 }
 

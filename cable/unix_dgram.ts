@@ -42,6 +42,7 @@ import {
   MSG_TRUNC,
   storeAddress,
 } from "./ffi/libc.ts";
+import { FrameQueue } from "./frame_queue.ts";
 import { poller, type PollHandler, POLLIN, POLLOUT } from "./ffi/poller.ts";
 
 /** Datagrams per `recvmmsg` call. */
@@ -125,22 +126,13 @@ export class UnixDgramEndpoint extends EndpointBase implements PollHandler {
   /** errno name of the last send failure that dropped a frame (`sendError`), if any. */
   lastError: string | undefined;
 
-  readonly #maxFrames: number;
-  readonly #maxBytes: number;
   readonly #onClose: (() => void) | undefined;
-  // Out-queue: frames [#head, #count) are waiting, their bytes are #buf[#offs[#head], #tail).
-  // Entry i has its mmsghdr (pointing at iovec i) and iovec (pointing into #buf) ready, so one
-  // sendmmsg sends them all. All of these are fields: they stay referenced while libc uses them.
+  // Out-queue entry i has its mmsghdr (pointing at iovec i) and iovec (pointing at the frame)
+  // ready, so one sendmmsg sends them all. All of these are fields: they stay referenced while
+  // libc uses them.
+  readonly #queue: FrameQueue;
   readonly #hdrs: Uint8Array;
   readonly #iov: Uint8Array;
-  readonly #iov32: Uint32Array;
-  readonly #offs: Uint32Array;
-  readonly #lens: Uint32Array;
-  #buf: Uint8Array;
-  #base: number;
-  #head = 0;
-  #count = 0;
-  #tail = 0;
   #scheduled = false;
   #waitingOut = false;
   readonly #flushTask = () => this.#flush();
@@ -151,18 +143,21 @@ export class UnixDgramEndpoint extends EndpointBase implements PollHandler {
   constructor(fd: number, url: string, opts: UnixDgramOptions = {}) {
     super(url, opts.mtu ?? MAX_FRAME);
     this.fd = fd;
-    this.#maxFrames = Math.max(1, Math.min(opts.queueFrames ?? MAX_QUEUE_FRAMES, MAX_QUEUE_FRAMES));
-    this.#maxBytes = Math.max(this.mtu, opts.queueBytes ?? 2 * 1024 * 1024);
+    const maxFrames = Math.max(1, Math.min(opts.queueFrames ?? MAX_QUEUE_FRAMES, MAX_QUEUE_FRAMES));
     this.#onClose = opts.onClose;
-    this.#hdrs = new Uint8Array(this.#maxFrames * MMSGHDR_SIZE);
-    this.#iov = new Uint8Array(this.#maxFrames * IOVEC_SIZE);
-    this.#iov32 = new Uint32Array(this.#iov.buffer);
-    this.#offs = new Uint32Array(this.#maxFrames);
-    this.#lens = new Uint32Array(this.#maxFrames);
-    linkIovecs(new Uint32Array(this.#hdrs.buffer), this.#iov, this.#maxFrames);
-    // Start small and grow on demand up to the bound: most ports never queue much.
-    this.#buf = new Uint8Array(Math.min(this.#maxBytes, 256 * 1024));
-    this.#base = addressOf(this.#buf);
+    this.#hdrs = new Uint8Array(maxFrames * MMSGHDR_SIZE);
+    this.#iov = new Uint8Array(maxFrames * IOVEC_SIZE);
+    const iov32 = new Uint32Array(this.#iov.buffer);
+    linkIovecs(new Uint32Array(this.#hdrs.buffer), this.#iov, maxFrames);
+    this.#queue = new FrameQueue(
+      maxFrames,
+      Math.max(this.mtu, opts.queueBytes ?? 2 * 1024 * 1024),
+      (i, address, length) => {
+        storeAddress(iov32, i * 4, address);
+        iov32[i * 4 + 2] = length;
+        iov32[i * 4 + 3] = 0;
+      },
+    );
     rxPool ??= new RxPool();
     this.#conn = opts.conn;
     if (this.#conn) {
@@ -200,17 +195,17 @@ export class UnixDgramEndpoint extends EndpointBase implements PollHandler {
 
   /** Frames waiting in the out-queue. */
   get queuedFrames(): number {
-    return this.#count - this.#head;
+    return this.#queue.frames;
   }
 
   /** Bytes waiting in the out-queue. */
   get queuedBytes(): number {
-    return this.#count === this.#head ? 0 : this.#tail - this.#offs[this.#head];
+    return this.#queue.bytes;
   }
 
   /** Bytes currently allocated for the out-queue (never above the `queueBytes` bound). */
   get queueCapacity(): number {
-    return this.#buf.length;
+    return this.#queue.buf.length;
   }
 
   send(frame: Uint8Array): boolean {
@@ -219,19 +214,7 @@ export class UnixDgramEndpoint extends EndpointBase implements PollHandler {
     if (this.isClosed) return c.drop("closed");
     if (len < MIN_FRAME) return c.drop("runt");
     if (len > this.mtu) return c.drop("oversize");
-    if (this.#count === this.#maxFrames || this.#tail + len > this.#buf.length) {
-      if (!this.#makeRoom(len)) return c.drop("queueFull");
-    }
-    const i = this.#count;
-    const off = this.#tail;
-    this.#buf.set(frame, off);
-    this.#offs[i] = off;
-    this.#lens[i] = len;
-    storeAddress(this.#iov32, i * 4, this.#base + off);
-    this.#iov32[i * 4 + 2] = len;
-    this.#iov32[i * 4 + 3] = 0;
-    this.#count = i + 1;
-    this.#tail = off + len;
+    if (!this.#queue.push(frame)) return c.drop("queueFull");
     c.countOut(len);
     if (!this.#scheduled && !this.#waitingOut) {
       this.#scheduled = true;
@@ -277,9 +260,8 @@ export class UnixDgramEndpoint extends EndpointBase implements PollHandler {
   }
 
   protected closeResources(): void {
-    const pending = this.#count - this.#head;
+    const pending = this.#queue.reset();
     if (pending > 0) this.counters.drop("closed", pending);
-    this.#head = this.#count = this.#tail = 0;
     if (this.#polled) poller().unregister(this.fd);
     this.#polled = false;
     if (this.#conn) {
@@ -308,12 +290,13 @@ export class UnixDgramEndpoint extends EndpointBase implements PollHandler {
     this.#scheduled = false;
     if (this.isClosed) return;
     const c = libc();
-    while (this.#head < this.#count) {
-      const head = this.#head;
+    const q = this.#queue;
+    while (q.head < q.count) {
+      const head = q.head;
       const hdrs = head === 0 ? this.#hdrs : this.#hdrs.subarray(head * MMSGHDR_SIZE);
-      const r = c.sendmmsg(this.fd, hdrs, this.#count - head, MSG_DONTWAIT);
+      const r = c.sendmmsg(this.fd, hdrs, q.count - head, MSG_DONTWAIT);
       if (r > 0) {
-        this.#head = head + r;
+        q.head = head + r;
         continue;
       }
       const e = r < 0 ? errno() : EAGAIN;
@@ -334,9 +317,9 @@ export class UnixDgramEndpoint extends EndpointBase implements PollHandler {
       // This one frame cannot be sent (EMSGSIZE, ENOBUFS, …): drop it and go on with the rest.
       this.counters.drop("sendError");
       this.lastError = errnoName(e);
-      this.#head = head + 1;
+      q.head = head + 1;
     }
-    this.#head = this.#count = this.#tail = 0;
+    q.reset();
     if (this.#waitingOut) {
       this.#waitingOut = false;
       if (this.#conn) {
@@ -346,48 +329,5 @@ export class UnixDgramEndpoint extends EndpointBase implements PollHandler {
         poller().setInterest(this.fd, POLLIN);
       }
     }
-  }
-
-  /**
-   * Make room for one more frame of `len` bytes: grow the buffer (up to the bound) or move the
-   * waiting frames to the front. False when the queue is full. Moving costs as much as the
-   * waiting bytes, so it is done only when it frees at least a quarter of the queue — which keeps
-   * its cost per frame bounded under sustained overload.
-   */
-  #makeRoom(len: number): boolean {
-    const live = this.#count - this.#head;
-    const liveStart = live > 0 ? this.#offs[this.#head] : this.#tail;
-    const liveBytes = this.#tail - liveStart;
-    if (live >= this.#maxFrames || liveBytes + len > this.#maxBytes) return false;
-    const cap = this.#buf.length;
-    if (liveBytes + len > cap || (this.#tail + len > cap && cap < this.#maxBytes)) {
-      const grown = Math.min(this.#maxBytes, Math.max(cap * 2, liveBytes + len));
-      this.#relayout(new Uint8Array(grown), liveStart, liveBytes, live);
-      return true;
-    }
-    if (live * 4 > this.#maxFrames * 3 || liveBytes * 4 > cap * 3) return false;
-    this.#relayout(this.#buf, liveStart, liveBytes, live);
-    return true;
-  }
-
-  /** Move the waiting frames to the start of `buf` (the current buffer or a bigger one). */
-  #relayout(buf: Uint8Array, liveStart: number, liveBytes: number, live: number): void {
-    if (buf === this.#buf) buf.copyWithin(0, liveStart, liveStart + liveBytes);
-    else buf.set(this.#buf.subarray(liveStart, liveStart + liveBytes));
-    this.#buf = buf;
-    this.#base = addressOf(buf);
-    const head = this.#head;
-    for (let j = 0; j < live; j++) {
-      const off = this.#offs[head + j] - liveStart;
-      const len = this.#lens[head + j];
-      this.#offs[j] = off;
-      this.#lens[j] = len;
-      storeAddress(this.#iov32, j * 4, this.#base + off);
-      this.#iov32[j * 4 + 2] = len;
-      this.#iov32[j * 4 + 3] = 0;
-    }
-    this.#head = 0;
-    this.#count = live;
-    this.#tail = liveBytes;
   }
 }
