@@ -5,16 +5,15 @@
  */
 
 import { EndpointBase } from "../core/endpoint_base.ts";
-import { MAX_FRAME, MIN_FRAME } from "../core/endpoint.ts";
+import { MAX_FRAME } from "../core/endpoint.ts";
 
 export class PairEnd extends EndpointBase {
   peer!: PairEnd;
 
   send(frame: Uint8Array): boolean {
     const c = this.counters;
-    if (this.isClosed) return c.drop("closed");
-    if (frame.length < MIN_FRAME) return c.drop("runt");
-    if (frame.length > this.mtu) return c.drop("oversize");
+    const why = this.unfit(frame.length);
+    if (why) return c.drop(why);
     c.countOut(frame.length);
     this.peer.receive(frame);
     return true;

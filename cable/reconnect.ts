@@ -8,7 +8,7 @@
  */
 
 import { EndpointBase } from "../core/endpoint_base.ts";
-import { type Endpoint, MIN_FRAME } from "../core/endpoint.ts";
+import type { Endpoint } from "../core/endpoint.ts";
 import type { Logger } from "../core/log.ts";
 import { CryptoRng, type Rng } from "../core/rng.ts";
 
@@ -60,8 +60,8 @@ export class ReconnectingEndpoint extends EndpointBase {
     const c = this.counters;
     const cur = this.#current;
     if (cur === undefined) return c.drop(this.isClosed ? "closed" : "down");
-    if (frame.length < MIN_FRAME) return c.drop("runt");
-    if (frame.length > this.mtu) return c.drop("oversize");
+    const why = this.unfit(frame.length);
+    if (why) return c.drop(why);
     // The connection refuses a valid frame only when it is closing or its queue is full.
     if (!cur.send(frame)) return c.drop("queueFull");
     this.counters.countOut(frame.length);

@@ -8,7 +8,6 @@
  */
 
 import { EndpointBase } from "../core/endpoint_base.ts";
-import { MIN_FRAME } from "../core/endpoint.ts";
 import { FrameBatcher, FrameDecoder, type HeaderBytes } from "./framing.ts";
 
 export interface ByteReader {
@@ -114,9 +113,8 @@ export class StreamEndpoint extends EndpointBase {
 
   send(frame: Uint8Array): boolean {
     const c = this.counters;
-    if (this.isClosed) return c.drop("closed");
-    if (frame.length < MIN_FRAME) return c.drop("runt");
-    if (frame.length > this.mtu) return c.drop("oversize");
+    const why = this.unfit(frame.length);
+    if (why) return c.drop(why);
     if (!this.#batcher.push(frame)) return c.drop("queueFull");
     c.countOut(frame.length);
     this.#scheduleFlush();

@@ -186,9 +186,7 @@ export class UnixDgramEndpoint extends EndpointBase implements PollHandler {
         return;
       }
       if (this.isClosed) return;
-      if (data.length > this.mtu) this.counters.drop("oversize");
-      else if (data.length < MIN_FRAME) this.counters.drop("runt");
-      else this.deliver(data);
+      this.deliverChecked(data);
       this.readable();
     }
   }
@@ -211,9 +209,8 @@ export class UnixDgramEndpoint extends EndpointBase implements PollHandler {
   send(frame: Uint8Array): boolean {
     const c = this.counters;
     const len = frame.length;
-    if (this.isClosed) return c.drop("closed");
-    if (len < MIN_FRAME) return c.drop("runt");
-    if (len > this.mtu) return c.drop("oversize");
+    const why = this.unfit(len);
+    if (why) return c.drop(why);
     if (!this.#queue.push(frame)) return c.drop("queueFull");
     c.countOut(len);
     if (!this.#scheduled && !this.#waitingOut) {

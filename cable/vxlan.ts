@@ -345,10 +345,9 @@ export class VxlanEndpoint extends EndpointBase implements PollHandler {
 
   send(frame: Uint8Array): boolean {
     const c = this.counters;
-    if (this.isClosed) return c.drop("closed");
     const n = frame.length;
-    if (n < MIN_FRAME) return c.drop("runt");
-    if (n > this.mtu) return c.drop("oversize");
+    const why = this.unfit(n);
+    if (why) return c.drop(why);
     if (!this.#tagged && isTagged(frame, 0)) return c.drop("innerVlan");
     let dest = this.#defaultName;
     // Unicast to a learned VTEP (RFC 7348 §4.1); group-addressed and unknown frames go to the

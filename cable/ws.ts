@@ -30,7 +30,7 @@
  */
 
 import { EndpointBase } from "../core/endpoint_base.ts";
-import { MAX_FRAME, MIN_FRAME } from "../core/endpoint.ts";
+import { MAX_FRAME } from "../core/endpoint.ts";
 import { ConfigError, parseIntIn } from "../core/errors.ts";
 import { countRefusal, type EndpointListener, type ListenContext } from "./listener.ts";
 import type { ListenerKind } from "./listener.ts";
@@ -84,18 +84,14 @@ export class WsEndpoint extends EndpointBase {
       c.drop("text");
       return;
     }
-    const n = data.byteLength;
-    if (n < MIN_FRAME) c.drop("runt");
-    else if (n > this.mtu) c.drop("oversize");
-    else this.deliver(new Uint8Array(data));
+    this.deliverChecked(new Uint8Array(data));
   }
 
   send(frame: Uint8Array): boolean {
     const c = this.counters;
     const ws = this.socket;
-    if (this.isClosed || ws.readyState !== WebSocket.OPEN) return c.drop("closed");
-    if (frame.length < MIN_FRAME) return c.drop("runt");
-    if (frame.length > this.mtu) return c.drop("oversize");
+    const why = ws.readyState !== WebSocket.OPEN ? "closed" : this.unfit(frame.length);
+    if (why) return c.drop(why);
     if (ws.bufferedAmount + frame.length > this.maxQueued) return c.drop("queueFull");
     try {
       ws.send(frame); // copied by Deno before it returns

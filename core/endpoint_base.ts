@@ -4,7 +4,7 @@
  * receives.
  */
 
-import type { Endpoint, FrameSink } from "./endpoint.ts";
+import { type Endpoint, type FrameSink, MIN_FRAME } from "./endpoint.ts";
 import { FrameCounters } from "./counters.ts";
 import type { EndpointStats } from "./counters.ts";
 
@@ -30,6 +30,26 @@ export abstract class EndpointBase implements Endpoint {
 
   setSink(sink: FrameSink): void {
     this.#sink = sink;
+  }
+
+  /**
+   * Why a frame of `length` bytes cannot be sent here — `closed`, `runt` (shorter than an
+   * Ethernet header) or `oversize` (above the MTU) — or undefined when it can. Every kind checks
+   * this first in `send`: `const why = this.unfit(n); if (why) return this.counters.drop(why);`
+   */
+  protected unfit(length: number): "closed" | "runt" | "oversize" | undefined {
+    if (this.isClosed) return "closed";
+    if (length < MIN_FRAME) return "runt";
+    if (length > this.mtu) return "oversize";
+    return undefined;
+  }
+
+  /** Deliver a received frame if its size is sane; count it as `runt` or `oversize` otherwise. */
+  protected deliverChecked(frame: Uint8Array): void {
+    const n = frame.length;
+    if (n < MIN_FRAME) this.counters.drop("runt");
+    else if (n > this.mtu) this.counters.drop("oversize");
+    else this.deliver(frame);
   }
 
   /** Hand a received (borrowed) frame to the sink, counting it. */
