@@ -41,7 +41,11 @@ export function fdOfUnixSocket(path: string): number | undefined {
       if (fields.length >= 8 && fields.slice(7).join(" ") === path) inode = fields[6];
     }
   }
-  if (inode === undefined) return undefined;
+  return inode === undefined ? undefined : fdOfSocketInode(inode);
+}
+
+/** This process's descriptor of the socket with that inode (/proc/self/fd/N → socket:[inode]). */
+export function fdOfSocketInode(inode: string): number | undefined {
   const target = `socket:[${inode}]`;
   for (const e of Deno.readDirSync("/proc/self/fd")) {
     try {

@@ -21,6 +21,8 @@
  * scope id u32). AF_INET = 2, AF_INET6 = 10.
  */
 
+import { fdOfSocketInode } from "./dgram_socket.ts";
+
 export const AF_INET = 2;
 export const AF_INET6 = 10;
 export const SOCKADDR_IN_SIZE = 16;
@@ -116,16 +118,7 @@ export function fdOfUdpSocket(hostname: string, port: number): number | undefine
     inode = f[9];
     break;
   }
-  if (inode === undefined) return undefined;
-  const target = `socket:[${inode}]`;
-  for (const e of Deno.readDirSync("/proc/self/fd")) {
-    try {
-      if (Deno.readLinkSync(`/proc/self/fd/${e.name}`) === target) return Number(e.name);
-    } catch {
-      // closed between readdir and readlink
-    }
-  }
-  return undefined;
+  return inode === undefined ? undefined : fdOfSocketInode(inode);
 }
 
 /**
