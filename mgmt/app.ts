@@ -26,6 +26,7 @@ import { METRICS_CONTENT_TYPE, renderMetrics } from "./metrics.ts";
 import type { Node } from "./node.ts";
 import { ErrorBody, NodeInfo } from "./api/schemas.ts";
 import { switchRoutes } from "./api/switches.ts";
+import { eventRoutes } from "./api/events.ts";
 import { nodeView } from "./api/views.ts";
 
 export const MAX_BODY_BYTES = 64 * 1024;
@@ -83,6 +84,7 @@ export function createApp(node: Node, opts: AppOptions): OpenAPIHono {
   );
 
   switchRoutes(app, node);
+  eventRoutes(app, node);
 
   app.get("/metrics", (c) =>
     c.body(renderMetrics(node), 200, {
