@@ -12,6 +12,7 @@ import { plugCommand } from "./plug_command.ts";
 import { switchCommand } from "./switch_command.ts";
 import { demoCommand } from "./demo_command.ts";
 import { idCommand } from "./id_command.ts";
+import { ctlCommand } from "./ctl_command.ts";
 
 export const VERSION: string = denoJson.version;
 
@@ -20,6 +21,7 @@ export const commands: Command[] = [
   plugCommand,
   cableCommand,
   idCommand,
+  ctlCommand,
   demoCommand,
 ];
 

@@ -1,0 +1,50 @@
+/** `weft ctl` against a live `weft switch` and its API on loopback. */
+
+import { assertEquals, assertMatch } from "@std/assert";
+import { waitUntil } from "./_harness/process.ts";
+import { runWeft, WeftSwitch } from "./_harness/weft.ts";
+
+Deno.test("ctl: list, create, set, show and delete through a live node's API", async () => {
+  const tmp = await Deno.makeTempDir({ prefix: "weft-ctl-" });
+  try {
+    const state = `${tmp}/state`;
+    await using sw = await WeftSwitch.start(`${tmp}/sw`, [
+      "--api",
+      "127.0.0.1:0",
+      "--state",
+      state,
+    ]);
+    const url = await waitUntil("the api ready line", () => {
+      return /api ready url=(\S+)/.exec(sw.process.errors)?.[1];
+    }, { timeoutMs: 10_000 });
+    const ctl = (...args: string[]) => runWeft(["ctl", "--api", url, "--state", state, ...args]);
+
+    const list = await ctl("list", "switches");
+    assertEquals(list.code, 0, list.stderr);
+    assertMatch(list.stdout, /^name\s+.*\nsw0\s/);
+    const created = await ctl("create", "switch", "lab", "hub=true", "mtu=1500");
+    assertEquals(created.code, 0, created.stderr);
+    assertMatch(created.stdout, /hub\s+true/);
+    const json = await ctl("--json", "show", "switch", "lab");
+    assertEquals(JSON.parse(json.stdout).mtu, 1500);
+    const set = await ctl("set", "switch", "lab", "ageingSec=60");
+    assertEquals(set.code, 0, set.stderr);
+    assertMatch(set.stdout, /ageingSec\s+60/);
+    const dup = await ctl("create", "switch", "lab");
+    assertEquals(dup.code, 1);
+    assertMatch(dup.stderr, /^weft ctl: 409 /);
+    const gone = await ctl("delete", "switch", "lab");
+    assertEquals(gone.code, 0, gone.stderr);
+    const missing = await ctl("show", "switch", "lab");
+    assertEquals(missing.code, 1);
+    assertMatch(missing.stderr, /^weft ctl: 404 /);
+    const usage = await ctl("frobnicate", "things");
+    assertEquals(usage.code, 2);
+    assertMatch(usage.stderr, /unknown request "frobnicate things"/);
+    const noToken = await runWeft(["ctl", "--api", url, "--state", `${tmp}/empty`, "show", "node"]);
+    assertEquals(noToken.code, 2);
+    assertMatch(noToken.stderr, /No API token/);
+  } finally {
+    await Deno.remove(tmp, { recursive: true }).catch(() => {});
+  }
+});
