@@ -4,6 +4,9 @@
  * bounds in frames and bytes. The arena starts small and grows on demand up to the byte bound —
  * most ports never queue much.
  *
+ * With `flush`, the queue also schedules it: once per event-loop turn after pushes, so every
+ * frame handed over in one turn leaves in one batch call.
+ *
  * Frames `[head, count)` wait; frame i is `buf[offs[i], offs[i] + lens[i])`. The sender consumes
  * from `head` and calls `reset()` when everything went out. `onPlace(i, address, length)` is told
  * where each frame sits (its absolute address), on push and again after the arena moves, so an
@@ -21,11 +24,23 @@ export class FrameQueue {
   head = 0;
   count = 0;
   tail = 0;
+  /**
+   * True while the endpoint waits for its descriptor to take more (EAGAIN, then POLLOUT): pushes
+   * then only queue, and the endpoint flushes when it is writable again.
+   */
+  blocked = false;
+  #scheduled = false;
+  readonly #run = () => {
+    this.#scheduled = false;
+    this.flush?.();
+  };
 
   constructor(
     readonly maxFrames: number,
     readonly maxBytes: number,
     readonly onPlace?: (i: number, address: number, length: number) => void,
+    /** Sends what waits; called once per event-loop turn (a microtask) after pushes. */
+    readonly flush?: () => void,
   ) {
     this.offs = new Uint32Array(maxFrames);
     this.lens = new Uint32Array(maxFrames);
@@ -57,6 +72,10 @@ export class FrameQueue {
     this.count = i + 1;
     this.tail = off + len;
     this.onPlace?.(i, this.base + off, len);
+    if (!this.#scheduled && !this.blocked && this.flush) {
+      this.#scheduled = true;
+      queueMicrotask(this.#run);
+    }
     return true;
   }
 

@@ -370,9 +370,6 @@ export class TapEndpoint extends EndpointBase implements PollHandler {
   /** One struct iovec (a field: it stays referenced while libc reads it). */
   readonly #iov = new Uint8Array(IOVEC_SIZE);
   readonly #iov32 = new Uint32Array(this.#iov.buffer);
-  #scheduled = false;
-  #waitingOut = false;
-  readonly #flushTask = () => this.#flush();
 
   constructor(fd: number, name: string, linkMtu: number, opts: TapEndpointOptions = {}) {
     super(opts.url ?? `tap://${name}`, Math.min(MAX_FRAME, linkMtu + FRAME_OVERHEAD));
@@ -382,6 +379,8 @@ export class TapEndpoint extends EndpointBase implements PollHandler {
     this.#queue = new FrameQueue(
       Math.max(1, Math.min(opts.queueFrames ?? MAX_QUEUE_FRAMES, MAX_QUEUE_FRAMES)),
       Math.max(this.mtu, opts.queueBytes ?? 2 * 1024 * 1024),
+      undefined,
+      () => this.#flush(),
     );
     if (rx.buf.length === 0) rx.buf = new Uint8Array(RX_SIZE);
     poller().register(fd, this, POLLIN);
@@ -399,10 +398,6 @@ export class TapEndpoint extends EndpointBase implements PollHandler {
     if (why) return c.drop(why);
     if (!this.#queue.push(frame)) return c.drop("queueFull");
     c.countOut(len);
-    if (!this.#scheduled && !this.#waitingOut) {
-      this.#scheduled = true;
-      queueMicrotask(this.#flushTask);
-    }
     return true;
   }
 
@@ -440,7 +435,7 @@ export class TapEndpoint extends EndpointBase implements PollHandler {
 
   /** Called by the poller while POLLOUT is wanted. */
   writable(): void {
-    if (this.#waitingOut) this.#flush();
+    if (this.#queue.blocked) this.#flush();
   }
 
   protected closeResources(): void {
@@ -456,7 +451,6 @@ export class TapEndpoint extends EndpointBase implements PollHandler {
   }
 
   #flush(): void {
-    this.#scheduled = false;
     if (this.isClosed) return;
     const c = libc();
     const fd = this.fd;
@@ -482,8 +476,8 @@ export class TapEndpoint extends EndpointBase implements PollHandler {
       if (e === EINTR) continue;
       if (e === EAGAIN) {
         q.head = head;
-        if (!this.#waitingOut) {
-          this.#waitingOut = true;
+        if (!this.#queue.blocked) {
+          this.#queue.blocked = true;
           poller().setInterest(fd, POLLIN | POLLOUT);
         }
         return;
@@ -495,8 +489,8 @@ export class TapEndpoint extends EndpointBase implements PollHandler {
       head++;
     }
     q.reset();
-    if (this.#waitingOut) {
-      this.#waitingOut = false;
+    if (this.#queue.blocked) {
+      this.#queue.blocked = false;
       poller().setInterest(fd, POLLIN);
     }
   }

@@ -133,9 +133,6 @@ export class UnixDgramEndpoint extends EndpointBase implements PollHandler {
   readonly #queue: FrameQueue;
   readonly #hdrs: Uint8Array;
   readonly #iov: Uint8Array;
-  #scheduled = false;
-  #waitingOut = false;
-  readonly #flushTask = () => this.#flush();
   readonly #conn: Deno.DatagramConn | undefined;
   /** Registered with the poller: always without `conn`, only while waiting for POLLOUT with it. */
   #polled = false;
@@ -157,6 +154,7 @@ export class UnixDgramEndpoint extends EndpointBase implements PollHandler {
         iov32[i * 4 + 2] = length;
         iov32[i * 4 + 3] = 0;
       },
+      () => this.#flush(),
     );
     rxPool ??= new RxPool();
     this.#conn = opts.conn;
@@ -213,10 +211,6 @@ export class UnixDgramEndpoint extends EndpointBase implements PollHandler {
     if (why) return c.drop(why);
     if (!this.#queue.push(frame)) return c.drop("queueFull");
     c.countOut(len);
-    if (!this.#scheduled && !this.#waitingOut) {
-      this.#scheduled = true;
-      queueMicrotask(this.#flushTask);
-    }
     return true;
   }
 
@@ -253,7 +247,7 @@ export class UnixDgramEndpoint extends EndpointBase implements PollHandler {
 
   /** Called by the poller while POLLOUT is wanted: the peer has room again. */
   writable(): void {
-    if (this.#waitingOut) this.#flush();
+    if (this.#queue.blocked) this.#flush();
   }
 
   protected closeResources(): void {
@@ -284,7 +278,6 @@ export class UnixDgramEndpoint extends EndpointBase implements PollHandler {
   }
 
   #flush(): void {
-    this.#scheduled = false;
     if (this.isClosed) return;
     const c = libc();
     const q = this.#queue;
@@ -298,8 +291,8 @@ export class UnixDgramEndpoint extends EndpointBase implements PollHandler {
       }
       const e = r < 0 ? errno() : EAGAIN;
       if (e === EAGAIN) {
-        if (!this.#waitingOut) {
-          this.#waitingOut = true;
+        if (!this.#queue.blocked) {
+          this.#queue.blocked = true;
           if (this.#conn) {
             poller().register(this.fd, this, POLLOUT);
             this.#polled = true;
@@ -317,8 +310,8 @@ export class UnixDgramEndpoint extends EndpointBase implements PollHandler {
       q.head = head + 1;
     }
     q.reset();
-    if (this.#waitingOut) {
-      this.#waitingOut = false;
+    if (this.#queue.blocked) {
+      this.#queue.blocked = false;
       if (this.#conn) {
         poller().unregister(this.fd);
         this.#polled = false;
