@@ -13,10 +13,23 @@ import { Icmpv4View } from "./icmpv4.ts";
 import { Icmpv6View } from "./icmpv6.ts";
 import { UdpView } from "./udp.ts";
 import { TcpView } from "./tcp.ts";
+import { DhcpView } from "./dhcp.ts";
+import { DnsView } from "./dns.ts";
 import { FRAMES, hex } from "./_captured.ts";
 
 const eth = new EthernetView(), arp = new ArpView(), ip4 = new Ipv4View(), ip6 = new Ipv6View();
 const icmp4 = new Icmpv4View(), icmp6 = new Icmpv6View(), udp = new UdpView(), tcp = new TcpView();
+const dhcp = new DhcpView(), dns = new DnsView();
+
+/** DHCP and DNS on a UDP payload, exercising the getters that walk options and names. */
+function apps(b: Uint8Array, o: number, l: number, note: (r: string) => void): void {
+  const rd = dhcp.reset(b, o, l);
+  note("dhcp:" + rd);
+  if (rd === "ok") void (dhcp.option(61) + dhcp.option(200) + dhcp.dns_count + dhcp.xid);
+  const rn = dns.reset(b, o, l);
+  note("dns:" + rn);
+  if (rn === "ok" && dns.qdcount > 0) void (dns.qtype + (dns.qname() ?? "").length);
+}
 
 /** Every parser on `b`: layered as a receiver would, then each directly at a random offset. */
 function all(b: Uint8Array, rng: SeededRng, reasons: Map<string, number>): void {
@@ -28,6 +41,7 @@ function all(b: Uint8Array, rng: SeededRng, reasons: Map<string, number>): void 
       const o = ip4.payload_offset, l = ip4.payload_len, ps = ip4.pseudo_sum();
       note(icmp4.reset(b, o, l));
       note(udp.reset(b, o, l, ps));
+      if (udp.reset(b, o, l, -1) === "ok") apps(b, udp.payload_offset, udp.payload_len, note);
       note(tcp.reset(b, o, l, ps));
       if (icmp4.reset(b, o, l) === "ok") note(ip4.reset(b, icmp4.data_offset, icmp4.data_len));
     } else note(ip4.reset(b, p, n));
@@ -49,6 +63,7 @@ function all(b: Uint8Array, rng: SeededRng, reasons: Map<string, number>): void 
   note(icmp6.reset(b, o, l, rng.below(70000) - 1));
   note(udp.reset(b, o, l, rng.below(70000) - 1, rng.below(2) === 0));
   note(tcp.reset(b, o, l, rng.below(70000) - 1));
+  apps(b, o, l, note);
 }
 
 Deno.test("fuzz: 100,000 random and mutated buffers through every parser: nothing throws", () => {
@@ -90,6 +105,13 @@ Deno.test("fuzz: 100,000 random and mutated buffers through every parser: nothin
       "bad_option",
       "bad_ihl",
       "bad_ext",
+      "dhcp:ok",
+      "dhcp:bad_option",
+      "dns:ok",
+      "dns:truncated",
+      "dns:bad_label",
+      "dns:bad_pointer",
+      "dhcp:bad_cookie",
     ]
   ) {
     assert((reasons.get(r) ?? 0) > 0, `no "${r}" in ${JSON.stringify([...reasons])}`);

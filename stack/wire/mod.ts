@@ -14,3 +14,5 @@ export * from "./icmpv4.ts";
 export * from "./icmpv6.ts";
 export * from "./udp.ts";
 export * from "./tcp.ts";
+export * from "./dhcp.ts";
+export * from "./dns.ts";
