@@ -13,6 +13,7 @@ import { switchCommand } from "./switch_command.ts";
 import { demoCommand } from "./demo_command.ts";
 import { idCommand } from "./id_command.ts";
 import { ctlCommand } from "./ctl_command.ts";
+import { upCommand } from "./up_command.ts";
 
 export const VERSION: string = denoJson.version;
 
@@ -21,6 +22,7 @@ export const commands: Command[] = [
   plugCommand,
   cableCommand,
   idCommand,
+  upCommand,
   ctlCommand,
   demoCommand,
 ];

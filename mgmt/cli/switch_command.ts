@@ -1,20 +1,12 @@
 import denoJson from "../../deno.json" with { type: "json" };
 import { openEndpoint } from "../../cable/mod.ts";
-import { loadOrCreateIdentity } from "../../cable/identity.ts";
 import type { Endpoint } from "../../core/endpoint.ts";
 import { parseIntIn } from "../../core/errors.ts";
 import { parsePortVlan, type VlanMode } from "../../switch/vlan.ts";
-import { type ApiToken, loadOrCreateToken } from "../auth.ts";
-import { createApp } from "../app.ts";
-import {
-  type ApiAddress,
-  type ApiServer,
-  DEFAULT_API,
-  parseApiAddress,
-  serveApi,
-} from "../api_server.ts";
+import { type ApiServer, DEFAULT_API, parseApiAddress } from "../api_server.ts";
+import { prepareApi, startApi } from "./api_setup.ts";
 import { LIMITS, Node } from "../node.ts";
-import type { Command, CommandContext } from "./command.ts";
+import type { Command } from "./command.ts";
 import { expectPositionals, listOpt, STATE_OPTION, stateDirOf, stringOpt } from "./command.ts";
 import { logSwitchEvents, switchReport } from "./switch_report.ts";
 
@@ -156,61 +148,3 @@ export const switchCommand: Command = {
     return 0;
   },
 };
-
-interface ApiSetup {
-  token: ApiToken;
-  nodeId: string;
-}
-
-/**
- * The token and identity the API needs. With the default address, a state directory that cannot
- * be written costs the API, not the switch (logged); with an explicit `--api` it is an error.
- */
-async function prepareApi(
-  stateDir: string,
-  explicit: boolean,
-  ctx: CommandContext,
-): Promise<ApiSetup | undefined> {
-  try {
-    const token = await loadOrCreateToken(stateDir);
-    const nodeId = (await loadOrCreateIdentity(stateDir)).nodeId;
-    return { token, nodeId };
-  } catch (e) {
-    if (explicit) throw e;
-    ctx.logger.log("warn", "management API off: cannot prepare its token", {
-      state: stateDir,
-      error: e instanceof Error ? e.message : String(e),
-    });
-    return undefined;
-  }
-}
-
-/**
- * Serve the API. The default port being taken (another `weft switch` on this host) leaves this
- * switch without an API, with a warning that says how to pick a port; a port the user asked for
- * being taken is an error.
- */
-function startApi(
-  node: Node,
-  addr: ApiAddress,
-  token: ApiToken,
-  explicit: boolean,
-  ctx: CommandContext,
-): ApiServer | undefined {
-  const app = createApp(node, { token: token.token, logger: ctx.logger });
-  try {
-    const api = serveApi(addr, app.fetch, ctx.logger);
-    ctx.logger.log("info", "api ready", { url: api.url, token: token.path });
-    return api;
-  } catch (e) {
-    const where = `${addr.hostname}:${addr.port}`;
-    if (e instanceof Deno.errors.AddrInUse && !explicit) {
-      ctx.logger.log("warn", "management API off: address in use", {
-        addr: where,
-        hint: "pass --api 127.0.0.1:PORT (or :0 for any free port)",
-      });
-      return undefined;
-    }
-    throw new Error(`Cannot serve the API on ${where}: ${e instanceof Error ? e.message : e}`);
-  }
-}

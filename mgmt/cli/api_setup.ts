@@ -1,0 +1,69 @@
+/**
+ * Serving the management API from a long-running command (`weft switch`, `weft up`): the token
+ * and node identity it needs, and the server itself, with the rules for a taken address.
+ */
+
+import { loadOrCreateIdentity } from "../../cable/identity.ts";
+import { type ApiToken, loadOrCreateToken } from "../auth.ts";
+import { createApp } from "../app.ts";
+import { type ApiAddress, type ApiServer, serveApi } from "../api_server.ts";
+import type { Node } from "../node.ts";
+import type { CommandContext } from "./command.ts";
+
+export interface ApiSetup {
+  token: ApiToken;
+  nodeId: string;
+}
+
+/**
+ * The token and identity the API needs. With the default address, a state directory that cannot
+ * be written costs the API, not the switch (logged); with an explicit `--api` it is an error.
+ */
+export async function prepareApi(
+  stateDir: string,
+  explicit: boolean,
+  ctx: CommandContext,
+): Promise<ApiSetup | undefined> {
+  try {
+    const token = await loadOrCreateToken(stateDir);
+    const nodeId = (await loadOrCreateIdentity(stateDir)).nodeId;
+    return { token, nodeId };
+  } catch (e) {
+    if (explicit) throw e;
+    ctx.logger.log("warn", "management API off: cannot prepare its token", {
+      state: stateDir,
+      error: e instanceof Error ? e.message : String(e),
+    });
+    return undefined;
+  }
+}
+
+/**
+ * Serve the API. The default port being taken (another `weft switch` on this host) leaves this
+ * switch without an API, with a warning that says how to pick a port; a port the user asked for
+ * being taken is an error.
+ */
+export function startApi(
+  node: Node,
+  addr: ApiAddress,
+  token: ApiToken,
+  explicit: boolean,
+  ctx: CommandContext,
+): ApiServer | undefined {
+  const app = createApp(node, { token: token.token, logger: ctx.logger });
+  try {
+    const api = serveApi(addr, app.fetch, ctx.logger);
+    ctx.logger.log("info", "api ready", { url: api.url, token: token.path });
+    return api;
+  } catch (e) {
+    const where = `${addr.hostname}:${addr.port}`;
+    if (e instanceof Deno.errors.AddrInUse && !explicit) {
+      ctx.logger.log("warn", "management API off: address in use", {
+        addr: where,
+        hint: "pass --api 127.0.0.1:PORT (or :0 for any free port)",
+      });
+      return undefined;
+    }
+    throw new Error(`Cannot serve the API on ${where}: ${e instanceof Error ? e.message : e}`);
+  }
+}

@@ -1,0 +1,77 @@
+import denoJson from "../../deno.json" with { type: "json" };
+import { openEndpoint } from "../../cable/mod.ts";
+import type { Endpoint } from "../../core/endpoint.ts";
+import { ConfigError } from "../../core/errors.ts";
+import { type ApiServer, DEFAULT_API, parseApiAddress } from "../api_server.ts";
+import { Node } from "../node.ts";
+import { parseTopology } from "../topology.ts";
+import { prepareApi, startApi } from "./api_setup.ts";
+import type { Command } from "./command.ts";
+import { expectPositionals, STATE_OPTION, stateDirOf } from "./command.ts";
+import { logSwitchEvents } from "./switch_report.ts";
+
+export const upCommand: Command = {
+  name: "up",
+  summary: "Start a node from a YAML topology file (switches, VLANs, cables, the API)",
+  positionals: "FILE.yaml",
+  description: [
+    "The whole file is checked first (errors name line and column) and nothing starts unless it",
+    "is valid; a cable or listener that fails to open stops everything already started. Example:",
+    "  api: 127.0.0.1:7780",
+    "  switches:",
+    "    - name: sw0",
+    "      sock: /run/weft/sw0",
+    '      vlans: { 1: access:10, 2: "trunk:10,20" }',
+    '      listen: [ "tls://0.0.0.0:7443?token-file=/etc/weft/tokens" ]',
+    "Runs until SIGINT/SIGTERM.",
+  ].join("\n"),
+  options: { state: STATE_OPTION },
+  async run(p, ctx) {
+    const [file] = expectPositionals(this, p, 1);
+    let text: string;
+    try {
+      text = await Deno.readTextFile(file);
+    } catch (e) {
+      throw new ConfigError(`Cannot read topology "${file}": ${(e as Error).message}`);
+    }
+    const topo = parseTopology(text, file);
+    const apiAddr = parseApiAddress(topo.api ?? DEFAULT_API);
+    const stateDir = stateDirOf(p);
+    const apiSetup = apiAddr ? await prepareApi(stateDir, topo.api !== undefined, ctx) : undefined;
+    const node = new Node({
+      id: apiSetup?.nodeId ?? "unidentified",
+      version: denoJson.version,
+      logger: ctx.logger,
+      stateDir,
+    });
+    let api: ApiServer | undefined;
+    const opened: Endpoint[] = [];
+    try {
+      for (const s of topo.switches) {
+        const m = await node.createSwitch(s, s.sock);
+        logSwitchEvents(m.switch, ctx.logger);
+        for (const url of s.connect) {
+          const ep = await openEndpoint(url, node.openContext);
+          opened.push(ep);
+          m.switch.attach(ep);
+        }
+        for (const url of s.listen) await node.listen(s.name, url);
+      }
+      if (apiAddr && apiSetup) {
+        api = startApi(node, apiAddr, apiSetup.token, topo.api !== undefined, ctx);
+      }
+    } catch (e) {
+      for (const ep of opened) ep.close();
+      await node.close();
+      throw e;
+    }
+    ctx.logger.log("info", "node up", {
+      file,
+      switches: topo.switches.map((s) => s.name).join(","),
+    });
+    await new Promise<void>((resolve) => ctx.signal.addEventListener("abort", () => resolve()));
+    await api?.close();
+    await node.close();
+    return 0;
+  },
+};

@@ -1,0 +1,110 @@
+/**
+ * The declarative topology file (`weft up FILE.yaml`): switches with their options, port VLANs,
+ * the cables they dial and the cables they accept, and the API address.
+ *
+ * ```yaml
+ * api: 127.0.0.1:7780          # or "none"
+ * switches:
+ *   - name: sw0
+ *     sock: /run/weft/sw0      # serve the VDE ctl protocol here (optional)
+ *     ports: 32
+ *     mtu: 1500
+ *     vlans: { 1: access:10, 4: "trunk:10,20,native:30" }
+ *     connect: [ "tls://hostB:7443?fp=sha256:…&token-file=/etc/weft/tokens" ]
+ *     listen: [ "tls://0.0.0.0:7443?token-file=/etc/weft/tokens" ]
+ * ```
+ *
+ * Parsing is all or nothing: YAML syntax, unknown keys, wrong types and bad values (VLAN modes,
+ * ranges) are reported with the file's line and column, before anything is created.
+ */
+
+import { LineCounter, parseDocument } from "yaml";
+import { z } from "zod";
+import { ConfigError } from "../core/errors.ts";
+import { parseVlanMode, type VlanMode } from "../switch/vlan.ts";
+import { LIMITS, SWITCH_NAME } from "./node.ts";
+
+const range = (r: { min: number; max: number }) => z.number().int().min(r.min).max(r.max);
+
+const SwitchEntry = z.strictObject({
+  name: z.string().regex(SWITCH_NAME, "letters, digits, _ . - (up to 64)"),
+  sock: z.string().min(1).optional(),
+  ports: range(LIMITS.ports).optional(),
+  hub: z.boolean().optional(),
+  mtu: range(LIMITS.mtu).optional(),
+  macLimit: range(LIMITS.macLimit).optional(),
+  ageingSec: range(LIMITS.ageingSec).optional(),
+  vlans: z.record(z.string().regex(/^\d+$/, "a port number"), z.string()).optional(),
+  connect: z.array(z.string()).optional(),
+  listen: z.array(z.string()).optional(),
+});
+
+const TopologyFile = z.strictObject({
+  api: z.string().optional(),
+  switches: z.array(SwitchEntry).min(1),
+});
+
+export interface SwitchTopology {
+  name: string;
+  sock?: string;
+  ports?: number;
+  hub?: boolean;
+  mtu?: number;
+  macLimit?: number;
+  ageingSec?: number;
+  portVlans: [number, VlanMode][];
+  connect: string[];
+  listen: string[];
+}
+
+export interface Topology {
+  api?: string;
+  switches: SwitchTopology[];
+}
+
+/** Parse and check a topology; ConfigError `FILE:LINE:COL: …` on any problem. */
+export function parseTopology(text: string, file = "topology.yaml"): Topology {
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false });
+  const at = (offset: number | undefined) => {
+    if (offset === undefined) return file;
+    const { line, col } = lines.linePos(offset);
+    return `${file}:${line}:${col}`;
+  };
+  if (doc.errors.length > 0) {
+    const e = doc.errors[0];
+    throw new ConfigError(`${at(e.pos[0])}: ${e.message.split("\n")[0]}`);
+  }
+  const where = (path: (string | number)[]) => {
+    // The deepest node that exists on the path: an unknown key points at its map.
+    for (let n = path.length; n >= 0; n--) {
+      const node = doc.getIn(path.slice(0, n), true) as { range?: [number] } | undefined;
+      if (node?.range) return at(node.range[0]);
+    }
+    return file;
+  };
+  const parsed = TopologyFile.safeParse(doc.toJS());
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const path = issue.path.map((p) => (typeof p === "symbol" ? String(p) : p));
+    const name = path.join(".") || "(top)";
+    throw new ConfigError(`${where(path)}: ${name}: ${issue.message}`);
+  }
+  const names = new Set<string>();
+  const switches = parsed.data.switches.map((s, i) => {
+    if (names.has(s.name)) {
+      throw new ConfigError(`${where(["switches", i, "name"])}: switch "${s.name}" is named twice`);
+    }
+    names.add(s.name);
+    const portVlans: [number, VlanMode][] = [];
+    for (const [port, mode] of Object.entries(s.vlans ?? {})) {
+      try {
+        portVlans.push([Number(port), parseVlanMode(mode)]);
+      } catch (e) {
+        throw new ConfigError(`${where(["switches", i, "vlans", port])}: ${(e as Error).message}`);
+      }
+    }
+    return { ...s, portVlans, connect: s.connect ?? [], listen: s.listen ?? [] };
+  });
+  return { api: parsed.data.api, switches };
+}

@@ -1,0 +1,62 @@
+/** `weft up FILE.yaml`: a node from a topology file, checked whole before anything starts. */
+
+import { assert, assertEquals, assertMatch } from "@std/assert";
+import { exists, waitUntil } from "./_harness/process.ts";
+import { runWeft, spawnWeft } from "./_harness/weft.ts";
+
+Deno.test("up: two switches from YAML, one cabled to the other, driven by weft ctl", async () => {
+  const tmp = await Deno.makeTempDir({ prefix: "weft-up-" });
+  try {
+    const file = `${tmp}/fabric.yaml`;
+    await Deno.writeTextFile(
+      file,
+      [
+        "api: 127.0.0.1:0",
+        "switches:",
+        "  - name: core",
+        `    sock: ${tmp}/core`,
+        "    vlans: { 2: access:10 }",
+        "  - name: edge",
+        `    sock: ${tmp}/edge`,
+        `    connect: [ "vde://${tmp}/core?port=2" ]`,
+        "",
+      ].join("\n"),
+    );
+    await using up = spawnWeft(["up", file, "--state", `${tmp}/state`], { name: "weft up" });
+    const url = await waitUntil("the api ready line", () => {
+      if (up.exitStatus) throw new Error(`weft up exited:\n${up}`);
+      return /api ready url=(\S+)/.exec(up.errors)?.[1];
+    }, { timeoutMs: 30_000 });
+    await waitUntil("node up", () => /node up/.test(up.errors), { timeoutMs: 10_000 });
+    const ctl = (...a: string[]) => runWeft(["ctl", "--api", url, "--state", `${tmp}/state`, ...a]);
+    const list = await ctl("--json", "list", "switches");
+    assertEquals(list.code, 0, list.stderr);
+    assertEquals(JSON.parse(list.stdout).map((s: { name: string }) => s.name).sort(), [
+      "core",
+      "edge",
+    ]);
+    const ports = JSON.parse((await ctl("--json", "list", "ports", "core")).stdout);
+    assertEquals(ports.length, 1, "edge's cable took port 2 of core");
+    assertEquals(ports[0].port, 2);
+    assertMatch(JSON.stringify(ports[0]), /access:10/);
+  } finally {
+    await Deno.remove(tmp, { recursive: true }).catch(() => {});
+  }
+});
+
+Deno.test("up: an invalid file names line and column, exits 2 and starts nothing", async () => {
+  const tmp = await Deno.makeTempDir({ prefix: "weft-up-" });
+  try {
+    const file = `${tmp}/bad.yaml`;
+    await Deno.writeTextFile(
+      file,
+      `switches:\n  - name: a\n    sock: ${tmp}/a\n  - name: b\n    mtu: 12\n`,
+    );
+    const r = await runWeft(["up", file, "--state", `${tmp}/state`]);
+    assertEquals(r.code, 2, r.stderr);
+    assertMatch(r.stderr, new RegExp(`^weft: ${file}:5:10: switches\\.1\\.mtu: `));
+    assert(!(await exists(`${tmp}/a`)), "switch a was not created");
+  } finally {
+    await Deno.remove(tmp, { recursive: true }).catch(() => {});
+  }
+});
