@@ -27,6 +27,7 @@ import type { Node } from "./node.ts";
 import { ErrorBody, NodeInfo } from "./api/schemas.ts";
 import { switchRoutes } from "./api/switches.ts";
 import { eventRoutes } from "./api/events.ts";
+import { exportTopology } from "./topology.ts";
 import { nodeView } from "./api/views.ts";
 
 export const MAX_BODY_BYTES = 64 * 1024;
@@ -85,6 +86,11 @@ export function createApp(node: Node, opts: AppOptions): OpenAPIHono {
 
   switchRoutes(app, node);
   eventRoutes(app, node);
+  // The live topology as a file `weft up` accepts (`weft export` prints it).
+  app.get(
+    "/api/v1/topology",
+    (c) => c.body(exportTopology(node), 200, { "content-type": "application/yaml" }),
+  );
 
   app.get("/metrics", (c) =>
     c.body(renderMetrics(node), 200, {

@@ -15,7 +15,12 @@ import { type Clock, systemClock } from "../core/clock.ts";
 import { ConfigError, ConflictError, NotFoundError } from "../core/errors.ts";
 import { EventBus } from "../core/events.ts";
 import { type Logger, silentLogger } from "../core/log.ts";
-import { type EndpointListener, listenEndpoints, type OpenContext } from "../cable/mod.ts";
+import {
+  type EndpointListener,
+  listenEndpoints,
+  type OpenContext,
+  openEndpoint,
+} from "../cable/mod.ts";
 import { VdeServer } from "../cable/vde_server.ts";
 import { MAX_MTU, Switch } from "../switch/switch.ts";
 import type { Port } from "../switch/port.ts";
@@ -64,6 +69,9 @@ export interface ManagedSwitch {
   /** The VDE ctl server, when the switch serves a directory. */
   server?: VdeServer;
   readonly listeners: EndpointListener[];
+  /** The URLs this switch dialled and listens on, as given (for `weft export`). */
+  readonly connects: string[];
+  readonly listenUrls: string[];
 }
 
 export interface NodeOptions {
@@ -119,7 +127,7 @@ export class Node {
     const sw = this.#newSwitch(spec);
     this.#pending.add(sw.name);
     try {
-      const m: ManagedSwitch = { switch: sw, listeners: [] };
+      const m: ManagedSwitch = { switch: sw, listeners: [], connects: [], listenUrls: [] };
       if (sock !== undefined) {
         m.server = await VdeServer.listen(sock, {
           logger: this.logger,
@@ -168,7 +176,22 @@ export class Node {
       accept: (endpoint, description) => void sw.attach(endpoint, { description }),
     });
     m.listeners.push(l);
+    m.listenUrls.push(url);
     return l;
+  }
+
+  /** Dial a cable and plug it into a switch; the URL is kept for `weft export`. */
+  async connect(name: string, url: string): Promise<Port> {
+    const m = this.get(name);
+    const ep = await openEndpoint(url, this.openContext);
+    try {
+      const port = m.switch.attach(ep);
+      m.connects.push(url);
+      return port;
+    } catch (e) {
+      ep.close();
+      throw e;
+    }
   }
 
   /** Plug an endpoint into a switch port (the lowest free one unless `port` is given). */

@@ -18,11 +18,11 @@
  * ranges) are reported with the file's line and column, before anything is created.
  */
 
-import { LineCounter, parseDocument } from "yaml";
+import { LineCounter, parseDocument, stringify } from "yaml";
 import { z } from "zod";
 import { ConfigError } from "../core/errors.ts";
-import { parseVlanMode, type VlanMode } from "../switch/vlan.ts";
-import { LIMITS, SWITCH_NAME } from "./node.ts";
+import { formatVlanMode, parseVlanMode, type VlanMode } from "../switch/vlan.ts";
+import { LIMITS, type Node, SWITCH_NAME } from "./node.ts";
 
 const range = (r: { min: number; max: number }) => z.number().int().min(r.min).max(r.max);
 
@@ -107,4 +107,35 @@ export function parseTopology(text: string, file = "topology.yaml"): Topology {
     return { ...s, portVlans, connect: s.connect ?? [], listen: s.listen ?? [] };
   });
   return { api: parsed.data.api, switches };
+}
+
+/**
+ * A running node as a topology file that `weft up` accepts: every switch with its options, the
+ * VLAN modes of its ports (configured and live), the cables it dialled and the URLs it listens on.
+ */
+export function exportTopology(node: Node, api?: string): string {
+  const switches = node.list().map((m) => {
+    const sw = m.switch;
+    const vlans: Record<string, string> = {};
+    for (const [port, mode] of sw.portVlans) vlans[String(port)] = formatVlanMode(mode);
+    for (const p of sw.ports()) {
+      const mode = formatVlanMode(p.vlan);
+      if (mode !== "access:1" || vlans[String(p.number)] !== undefined) {
+        vlans[String(p.number)] = mode;
+      }
+    }
+    return {
+      name: sw.name,
+      ...(m.server ? { sock: m.server.dir } : {}),
+      ports: sw.maxPorts,
+      hub: sw.hub,
+      mtu: sw.mtu,
+      macLimit: sw.fdb.limit,
+      ageingSec: sw.fdb.ageingSec,
+      ...(Object.keys(vlans).length > 0 ? { vlans } : {}),
+      ...(m.connects.length > 0 ? { connect: [...m.connects] } : {}),
+      ...(m.listenUrls.length > 0 ? { listen: [...m.listenUrls] } : {}),
+    };
+  });
+  return stringify({ ...(api ? { api } : {}), switches });
 }

@@ -60,3 +60,46 @@ Deno.test("up: an invalid file names line and column, exits 2 and starts nothing
     await Deno.remove(tmp, { recursive: true }).catch(() => {});
   }
 });
+
+Deno.test("up → export → up of the export gives the same topology", async () => {
+  const tmp = await Deno.makeTempDir({ prefix: "weft-up-" });
+  try {
+    const file = `${tmp}/fabric.yaml`;
+    await Deno.writeTextFile(
+      file,
+      [
+        "api: 127.0.0.1:0",
+        "switches:",
+        "  - name: core",
+        `    sock: ${tmp}/core`,
+        "    mtu: 1500",
+        '    vlans: { 3: access:20, 4: "trunk:10,20,native:30" }',
+        "  - name: edge",
+        `    sock: ${tmp}/edge`,
+        "    hub: true",
+        `    connect: [ "vde://${tmp}/core?port=3" ]`,
+        "",
+      ].join("\n"),
+    );
+    const exportOf = async (yamlFile: string, state: string) => {
+      await using up = spawnWeft(["up", yamlFile, "--state", state], { name: "weft up" });
+      const url = await waitUntil("the api ready line", () => {
+        if (up.exitStatus) throw new Error(`weft up exited:\n${up}`);
+        return /api ready url=(\S+)/.exec(up.errors)?.[1];
+      }, { timeoutMs: 30_000 });
+      await waitUntil("node up", () => /node up/.test(up.errors), { timeoutMs: 10_000 });
+      const r = await runWeft(["export", "--api", url, "--state", state]);
+      assertEquals(r.code, 0, r.stderr);
+      return r.stdout;
+    };
+    const first = await exportOf(file, `${tmp}/s1`);
+    assertMatch(first, /name: core[\s\S]*mtu: 1500[\s\S]*"?3"?: access:20/);
+    assertMatch(first, /connect:\n\s+- vde:\/\/.*core\?port=3/);
+    // Run the export itself (with an API address added), and export again: a fixed point.
+    await Deno.writeTextFile(`${tmp}/again.yaml`, `api: 127.0.0.1:0\n${first}`);
+    const second = await exportOf(`${tmp}/again.yaml`, `${tmp}/s2`);
+    assertEquals(second, first);
+  } finally {
+    await Deno.remove(tmp, { recursive: true }).catch(() => {});
+  }
+});

@@ -84,7 +84,7 @@ export function requestOf(args: string[]): { method: string; path: string; body?
   throw new UsageError(`weft ctl: unknown request "${args.join(" ")}". ${USAGE}`);
 }
 
-async function tokenOf(stateDir: string): Promise<string> {
+export async function tokenOf(stateDir: string): Promise<string> {
   const env = Deno.env.get("WEFT_TOKEN");
   if (env) return env;
   try {

@@ -14,6 +14,7 @@ import { demoCommand } from "./demo_command.ts";
 import { idCommand } from "./id_command.ts";
 import { ctlCommand } from "./ctl_command.ts";
 import { upCommand } from "./up_command.ts";
+import { exportCommand } from "./export_command.ts";
 
 export const VERSION: string = denoJson.version;
 
@@ -23,6 +24,7 @@ export const commands: Command[] = [
   cableCommand,
   idCommand,
   upCommand,
+  exportCommand,
   ctlCommand,
   demoCommand,
 ];

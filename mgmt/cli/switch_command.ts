@@ -120,6 +120,7 @@ export const switchCommand: Command = {
       const m = await node.createSwitch(spec, dir);
       logSwitchEvents(m.switch, ctx.logger);
       for (const ep of connected.splice(0)) m.switch.attach(ep);
+      m.connects.push(...listOpt(p, "connect"));
       const tokenFile = stringOpt(p, "token-file");
       for (const given of listOpt(p, "listen")) {
         const url = tokenFile && !given.includes("token-file=")

@@ -1,6 +1,4 @@
 import denoJson from "../../deno.json" with { type: "json" };
-import { openEndpoint } from "../../cable/mod.ts";
-import type { Endpoint } from "../../core/endpoint.ts";
 import { ConfigError } from "../../core/errors.ts";
 import { type ApiServer, DEFAULT_API, parseApiAddress } from "../api_server.ts";
 import { Node } from "../node.ts";
@@ -45,23 +43,17 @@ export const upCommand: Command = {
       stateDir,
     });
     let api: ApiServer | undefined;
-    const opened: Endpoint[] = [];
     try {
       for (const s of topo.switches) {
         const m = await node.createSwitch(s, s.sock);
         logSwitchEvents(m.switch, ctx.logger);
-        for (const url of s.connect) {
-          const ep = await openEndpoint(url, node.openContext);
-          opened.push(ep);
-          m.switch.attach(ep);
-        }
+        for (const url of s.connect) await node.connect(s.name, url);
         for (const url of s.listen) await node.listen(s.name, url);
       }
       if (apiAddr && apiSetup) {
         api = startApi(node, apiAddr, apiSetup.token, topo.api !== undefined, ctx);
       }
     } catch (e) {
-      for (const ep of opened) ep.close();
       await node.close();
       throw e;
     }
