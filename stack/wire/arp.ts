@@ -9,6 +9,7 @@
  */
 
 import { mac_at, write_mac } from "./ethernet.ts";
+import { put32, u32 } from "./bytes.ts";
 
 export const ARP_LEN = 28;
 export const ARP_HRD_ETHERNET = 1;
@@ -16,17 +17,6 @@ export const ARP_OP_REQUEST = 1;
 export const ARP_OP_REPLY = 2;
 
 export type ArpReason = "ok" | "truncated" | "unsupported";
-
-function u32(b: Uint8Array, o: number): number {
-  return ((b[o] << 24) | (b[o + 1] << 16) | (b[o + 2] << 8) | b[o + 3]) >>> 0;
-}
-
-function put32(b: Uint8Array, o: number, v: number): void {
-  b[o] = v >>> 24;
-  b[o + 1] = v >>> 16;
-  b[o + 2] = v >>> 8;
-  b[o + 3] = v;
-}
 
 /** A view of an ARP packet (Ethernet/IPv4). Reusable through `reset`. */
 export class ArpView {

@@ -17,6 +17,7 @@
 
 import { checksum_finish, sum16 } from "./checksum.ts";
 import { mac_at, write_mac } from "./ethernet.ts";
+import { put32, u32 } from "./bytes.ts";
 
 export const ICMPV6_HEADER_LEN = 8;
 export const ICMPV6_DEST_UNREACHABLE = 1;
@@ -223,17 +224,6 @@ export class Icmpv6View {
   get options_end(): number {
     return this.offset + this.length;
   }
-}
-
-function u32(b: Uint8Array, o: number): number {
-  return ((b[o] << 24) | (b[o + 1] << 16) | (b[o + 2] << 8) | b[o + 3]) >>> 0;
-}
-
-function put32(b: Uint8Array, o: number, v: number): void {
-  b[o] = v >>> 24;
-  b[o + 1] = v >>> 16;
-  b[o + 2] = v >>> 8;
-  b[o + 3] = v;
 }
 
 export function parse_icmpv6(

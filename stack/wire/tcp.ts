@@ -19,6 +19,7 @@
  */
 
 import { checksum_finish, sum16 } from "./checksum.ts";
+import { put32, u32 } from "./bytes.ts";
 
 export const TCP_HEADER_LEN = 20;
 export const TCP_FIN = 0x01;
@@ -165,17 +166,6 @@ export class TcpView {
   sack_right(i: number): number {
     return u32(this.buf, this.sack_offset + 8 * i + 4);
   }
-}
-
-function u32(b: Uint8Array, o: number): number {
-  return ((b[o] << 24) | (b[o + 1] << 16) | (b[o + 2] << 8) | b[o + 3]) >>> 0;
-}
-
-function put32(b: Uint8Array, o: number, v: number): void {
-  b[o] = v >>> 24;
-  b[o + 1] = v >>> 16;
-  b[o + 2] = v >>> 8;
-  b[o + 3] = v;
 }
 
 export function parse_tcp(
