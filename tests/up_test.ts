@@ -4,6 +4,22 @@ import { assert, assertEquals, assertMatch } from "@std/assert";
 import { exists, waitUntil } from "./_harness/process.ts";
 import { runWeft, spawnWeft } from "./_harness/weft.ts";
 
+/** `weft up FILE` in the background, once its API answers and its node is up. */
+async function startUp(file: string, state: string) {
+  const up = spawnWeft(["up", file, "--state", state], { name: "weft up" });
+  try {
+    const url = await waitUntil("the api ready line", () => {
+      if (up.exitStatus) throw new Error(`weft up exited:\n${up}`);
+      return /api ready url=(\S+)/.exec(up.errors)?.[1];
+    }, { timeoutMs: 30_000 });
+    await waitUntil("node up", () => /node up/.test(up.errors), { timeoutMs: 10_000 });
+    return { url, [Symbol.asyncDispose]: () => up[Symbol.asyncDispose]() };
+  } catch (e) {
+    await up.stop();
+    throw e;
+  }
+}
+
 Deno.test("up: two switches from YAML, one cabled to the other, driven by weft ctl", async () => {
   const tmp = await Deno.makeTempDir({ prefix: "weft-up-" });
   try {
@@ -22,12 +38,8 @@ Deno.test("up: two switches from YAML, one cabled to the other, driven by weft c
         "",
       ].join("\n"),
     );
-    await using up = spawnWeft(["up", file, "--state", `${tmp}/state`], { name: "weft up" });
-    const url = await waitUntil("the api ready line", () => {
-      if (up.exitStatus) throw new Error(`weft up exited:\n${up}`);
-      return /api ready url=(\S+)/.exec(up.errors)?.[1];
-    }, { timeoutMs: 30_000 });
-    await waitUntil("node up", () => /node up/.test(up.errors), { timeoutMs: 10_000 });
+    await using up = await startUp(file, `${tmp}/state`);
+    const url = up.url;
     const ctl = (...a: string[]) => runWeft(["ctl", "--api", url, "--state", `${tmp}/state`, ...a]);
     const list = await ctl("--json", "list", "switches");
     assertEquals(list.code, 0, list.stderr);
@@ -82,13 +94,8 @@ Deno.test("up → export → up of the export gives the same topology", async ()
       ].join("\n"),
     );
     const exportOf = async (yamlFile: string, state: string) => {
-      await using up = spawnWeft(["up", yamlFile, "--state", state], { name: "weft up" });
-      const url = await waitUntil("the api ready line", () => {
-        if (up.exitStatus) throw new Error(`weft up exited:\n${up}`);
-        return /api ready url=(\S+)/.exec(up.errors)?.[1];
-      }, { timeoutMs: 30_000 });
-      await waitUntil("node up", () => /node up/.test(up.errors), { timeoutMs: 10_000 });
-      const r = await runWeft(["export", "--api", url, "--state", state]);
+      await using up = await startUp(yamlFile, state);
+      const r = await runWeft(["export", "--api", up.url, "--state", state]);
       assertEquals(r.code, 0, r.stderr);
       return r.stdout;
     };
