@@ -125,6 +125,24 @@ async function assertPingBothWays(a: Netns, aAddrs: string[], b: Netns, bAddrs: 
   }
 }
 
+/** A kernel vxlan device `vx42` (VNI 42, UDP 4789) over `u0`; `where`: remote/group/local. */
+async function kernelVtep(ns: Netns, where: string[]): Promise<void> {
+  await ns.ip(
+    "link",
+    "add",
+    "vx42",
+    "type",
+    "vxlan",
+    "id",
+    "42",
+    "dstport",
+    "4789",
+    ...where,
+    "dev",
+    "u0",
+  );
+}
+
 /**
  * `ethtool -K DEV tx off` without ethtool (SIOCETHTOOL, ETHTOOL_STXCSUM; linux/ethtool.h).
  *
@@ -175,23 +193,7 @@ for (const underlay of ["IPv4", "IPv6"] as const) {
       const [k, w] = [await lab.netns("kvtep"), await lab.netns("wvtep")];
       const [ka, wa] = v6 ? ["fd99::1", "fd99::2"] : ["10.99.0.1", "10.99.0.2"];
       await veth(k, w, `${ka}/${v6 ? 64 : 24}`, `${wa}/${v6 ? 64 : 24}`);
-      await k.ip(
-        "link",
-        "add",
-        "vx42",
-        "type",
-        "vxlan",
-        "id",
-        "42",
-        "dstport",
-        "4789",
-        "remote",
-        wa,
-        "local",
-        ka,
-        "dev",
-        "u0",
-      );
+      await kernelVtep(k, ["remote", wa, "local", ka]);
       // 1500 - outer IP (20 or 40) - UDP 8 - VXLAN 8 - inner Ethernet 14 (RFC 7348 §5).
       const mtu = v6 ? 1430 : 1450;
       await innerAddresses(k, "vx42", "192.168.42.1/24", "fd42::1/64", mtu);
@@ -217,21 +219,7 @@ peerTest(
     const [k, w] = [await lab.netns("kvtep"), await lab.netns("wvtep")];
     await veth(k, w, "fd99::1/64", "fd99::2/64");
     // IPv6 multicast needs no extra route: every IPv6 link has ff00::/8 in the local table.
-    await k.ip(
-      "link",
-      "add",
-      "vx42",
-      "type",
-      "vxlan",
-      "id",
-      "42",
-      "dstport",
-      "4789",
-      "group",
-      "ff05:56de::1",
-      "dev",
-      "u0",
-    );
+    await kernelVtep(k, ["group", "ff05:56de::1"]);
     await innerAddresses(k, "vx42", "192.168.42.1/24", "fd42::1/64", 1430);
     const vtep = await weftVtep(lab, w, "vxlan:///v6?vni=42&if=u0");
     const h = await innerHost(lab, vtep, "192.168.42.2/24", "fd42::2/64", 1430);
@@ -325,21 +313,7 @@ async function threeVtepsIn(lab: Lab): Promise<void> {
     vteps.push(ns);
   }
   const [k, v, w] = vteps;
-  await k.ip(
-    "link",
-    "add",
-    "vx42",
-    "type",
-    "vxlan",
-    "id",
-    "42",
-    "dstport",
-    "4789",
-    "group",
-    "239.0.0.1",
-    "dev",
-    "u0",
-  );
+  await kernelVtep(k, ["group", "239.0.0.1"]);
   await innerAddresses(k, "vx42", "192.168.42.1/24", "fd42::1/64");
   const plug = v.spawn(["vde_plug", VDEPLUG_VXLAN, "tap://vxt"], { name: "vde_plug vxlan" });
   await waitUntil("vde_plug to create its TAP", async () => {
@@ -372,21 +346,7 @@ peerTest(
   async (lab) => {
     const [k, w] = [await lab.netns("kvtep"), await lab.netns("wvtep")];
     await veth(k, w, "10.99.0.1/24", "10.99.0.2/24");
-    await k.ip(
-      "link",
-      "add",
-      "vx42",
-      "type",
-      "vxlan",
-      "id",
-      "42",
-      "dstport",
-      "4789",
-      "remote",
-      "10.99.0.2",
-      "dev",
-      "u0",
-    );
+    await kernelVtep(k, ["remote", "10.99.0.2"]);
     await innerAddresses(k, "vx42", "192.168.42.1/24", "fd42::1/64");
     const vtep = await weftVtep(lab, w, "vxlan://10.99.0.1?vni=42");
     const h = await innerHost(lab, vtep, "192.168.42.2/24", "fd42::2/64");
