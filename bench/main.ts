@@ -38,6 +38,7 @@ const benches: Record<string, () => Promise<string>> = {
   tap: () => tapBench(RUNS),
   hosts: () => hostsBench(RUNS),
   vde: () => vdePeers(RUNS),
+  stack: () => import("./stack.ts").then((m) => m.stackBench(RUNS)),
 };
 
 const names = Deno.args.length ? Deno.args : Object.keys(benches);

@@ -15,6 +15,9 @@ import { idCommand } from "./id_command.ts";
 import { ctlCommand } from "./ctl_command.ts";
 import { upCommand } from "./up_command.ts";
 import { exportCommand } from "./export_command.ts";
+import { serveCommand } from "./serve_command.ts";
+import { pingCommand } from "./ping_command.ts";
+import { fetchCommand } from "./fetch_command.ts";
 
 export const VERSION: string = denoJson.version;
 
@@ -26,6 +29,9 @@ export const commands: Command[] = [
   upCommand,
   exportCommand,
   ctlCommand,
+  serveCommand,
+  pingCommand,
+  fetchCommand,
   demoCommand,
 ];
 

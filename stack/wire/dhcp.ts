@@ -12,12 +12,14 @@
  * ```
  *
  * `reset` takes the UDP payload, checks the fixed part and the magic cookie (RFC 2131 §3), walks
- * the options once (RFC 2132 §2: Pad and End are one byte, the others code, length, value) and
- * caches the ones below; other codes are skipped by their length and can be found with
- * `option()`. A known option of the wrong size, or any option running past the message, is
- * "bad_option". Option overload (RFC 2132 §9.3, options continued in `sname`/`file`) is refused
- * with "option_overload" rather than half-parsed. Options with no End are accepted up to the end
- * of the payload. A repeated option keeps its last value (RFC 3396 concatenation is not done).
+ * the options once (RFC 2132 §2: Pad and End are one byte, the others code, length, value),
+ * indexes them by code (`option(code)` / `option_len(code)`, no search) and decodes the ones below.
+ * A known option of the wrong size, or any option running past its area, is "bad_option". Option
+ * overload (RFC 2132 §9.3, RFC 2131 §4.1) is followed: after the options field come `file` (52 =
+ * 1 or 3) and then `sname` (2 or 3), each ending at its End or its own end. A repeated option is
+ * one value, its pieces concatenated in that order (RFC 3396 §5): only then does the view copy
+ * the message into a buffer of its own (`normalized`); the usual message is read in place. Options
+ * with no End are accepted up to the end of the payload.
  *
  * Writers: `write_dhcp_header` (fixed part + cookie), `write_dhcp_option_*` (one option each,
  * returning the bytes written) and `write_dhcp_end` (End, then zero padding to the 300-byte
@@ -76,7 +78,7 @@ export const DHCP_OPT_END = 255; // §3.2
 /**
  * "truncated": shorter than the fixed part + cookie; "bad_cookie": no magic cookie (plain BOOTP);
  * "bad_hlen": hlen above 16 (chaddr is 16 bytes); "bad_option": an option cut off or of the wrong
- * size; "option_overload": option 52 is present (RFC 2132 §9.3), not supported.
+ * size; "option_overload": option 52 with a value other than 1, 2 or 3 (RFC 2132 §9.3).
  */
 export type DhcpReason =
   | "ok"
@@ -128,12 +130,32 @@ export class DhcpView {
   parameter_request_offset = -1;
   parameter_request_len = 0;
 
+  /** Option 52 (RFC 2132 §9.3): 1 = `file` holds options, 2 = `sname`, 3 = both; 0 when absent. */
+  overload = 0;
+  /**
+   * True when a repeated option was concatenated (RFC 3396): `buf` is then this view's own copy
+   * of the fixed fields followed by each option once, its whole value contiguous.
+   */
+  normalized = false;
+
+  // Index by option code, rebuilt by each `reset`: the value offset in `buf` and its length. Only
+  // the codes listed in `#seen` are live, so clearing costs one store per option, not 256.
+  #off = new Int32Array(256);
+  #len = new Int32Array(256);
+  #count = new Uint8Array(256);
+  #seen = new Uint8Array(256);
+  #nseen = 0;
+  // Holds the normalized message when an option repeats (RFC 3396); grown on demand, then kept.
+  #own = new Uint8Array(0);
+
   /** Validate the DHCP message in `buf[offset, offset + length)` (the UDP payload). */
   reset(buf: Uint8Array, offset: number, length: number): DhcpReason {
     this.buf = buf;
     this.offset = offset;
     this.length = length;
     this.options_end = 0;
+    this.overload = 0;
+    this.normalized = false;
     this.message_type =
       this.requested_ip =
       this.server_id =
@@ -152,23 +174,127 @@ export class DhcpView {
     this.max_message_size = this.client_id_offset = this.parameter_request_offset = -1;
     this.router_count = this.dns_count = this.domain_name_len = 0;
     this.client_id_len = this.parameter_request_len = 0;
+    for (let i = 0; i < this.#nseen; i++) this.#count[this.#seen[i]] = 0;
+    this.#nseen = 0;
     if (offset < 0 || length < DHCP_OPTIONS_OFFSET || offset + length > buf.length) {
       return "truncated";
     }
     if (ipv4_at(buf, offset + DHCP_FIXED_LEN) !== DHCP_MAGIC_COOKIE) return "bad_cookie";
     if (buf[offset + 2] > 16) return "bad_hlen";
-    const end = offset + length;
-    let o = offset + DHCP_OPTIONS_OFFSET;
+    // RFC 2131 §4.1: the options field first; option 52 there says whether `file` and then
+    // `sname` continue it. Each area ends at its End option or its own end.
+    let o = this.#walk(buf, offset + DHCP_OPTIONS_OFFSET, offset + length);
+    if (o < 0) return "bad_option";
+    this.options_end = o;
+    let repeated = false;
+    for (let i = 0; i < this.#nseen; i++) if (this.#count[this.#seen[i]] > 1) repeated = true;
+    if (this.#count[DHCP_OPT_OVERLOAD] !== 0) {
+      if (this.#len[DHCP_OPT_OVERLOAD] !== 1) return "bad_option";
+      const ov = buf[this.#off[DHCP_OPT_OVERLOAD]];
+      if (ov < 1 || ov > 3) return "option_overload";
+      this.overload = ov;
+      if (ov & 1) {
+        o = this.#walk(buf, offset + 108, offset + 236);
+        if (o < 0) return "bad_option";
+      }
+      if (ov & 2) {
+        o = this.#walk(buf, offset + 44, offset + 108);
+        if (o < 0) return "bad_option";
+      }
+      for (let i = 0; i < this.#nseen; i++) if (this.#count[this.#seen[i]] > 1) repeated = true;
+    }
+    if (repeated) this.#normalize();
+    return this.#decode();
+  }
+
+  /**
+   * Index the options in `buf[o, end)` up to End; returns where the walk stopped (the End option,
+   * or `end`), or -1 when an option runs past `end`. A repeated code keeps its first offset and
+   * adds to its count; `#normalize` joins the pieces.
+   */
+  #walk(buf: Uint8Array, o: number, end: number): number {
     while (o < end) {
       const code = buf[o];
-      if (code === DHCP_OPT_END) break;
+      if (code === DHCP_OPT_END) return o;
       if (code === DHCP_OPT_PAD) {
         o++;
         continue;
       }
-      if (o + 2 > end) return "bad_option";
+      if (o + 2 > end) return -1;
       const len = buf[o + 1], v = o + 2;
-      if (v + len > end) return "bad_option";
+      if (v + len > end) return -1;
+      if (this.#count[code] === 0) {
+        this.#seen[this.#nseen++] = code;
+        this.#off[code] = v;
+        this.#len[code] = len;
+        this.#count[code] = 1;
+      } else {
+        this.#len[code] += len;
+        if (this.#count[code] < 255) this.#count[code]++;
+      }
+      o = v + len;
+    }
+    return end;
+  }
+
+  /**
+   * RFC 3396 §5: the values of a repeated option, in the order options field, `file`, `sname`,
+   * form one value. Copy the fixed fields and each option once (code, length byte capped at 255,
+   * whole value) into `#own` and point the view at it. Rare, so the copy is acceptable; the
+   * common message is read in place.
+   */
+  #normalize(): void {
+    const src = this.buf, base = this.offset;
+    let need = DHCP_OPTIONS_OFFSET + 1;
+    for (let i = 0; i < this.#nseen; i++) need += 2 + this.#len[this.#seen[i]];
+    if (this.#own.length < need) this.#own = new Uint8Array(Math.max(need, 1024));
+    const own = this.#own;
+    own.set(src.subarray(base, base + DHCP_OPTIONS_OFFSET), 0);
+    let w = DHCP_OPTIONS_OFFSET;
+    for (let i = 0; i < this.#nseen; i++) {
+      const code = this.#seen[i], total = this.#len[code];
+      own[w] = code;
+      own[w + 1] = total > 255 ? 255 : total;
+      w += 2;
+      const start = w;
+      // Gather the pieces by walking the areas again, in RFC 2131 §4.1 order.
+      w = this.#gather(src, base + DHCP_OPTIONS_OFFSET, this.options_end, code, own, w);
+      if (this.overload & 1) w = this.#gather(src, base + 108, base + 236, code, own, w);
+      if (this.overload & 2) w = this.#gather(src, base + 44, base + 108, code, own, w);
+      this.#off[code] = start;
+    }
+    own[w] = DHCP_OPT_END;
+    this.buf = own;
+    this.offset = 0;
+    this.options_end = w;
+    this.length = w + 1;
+    this.normalized = true;
+  }
+
+  /** Append the values of every `code` option in the (already validated) area to `out` at `w`. */
+  #gather(b: Uint8Array, o: number, end: number, code: number, out: Uint8Array, w: number): number {
+    while (o < end) {
+      const c = b[o];
+      if (c === DHCP_OPT_END) break;
+      if (c === DHCP_OPT_PAD) {
+        o++;
+        continue;
+      }
+      const len = b[o + 1];
+      if (c === code) {
+        out.set(b.subarray(o + 2, o + 2 + len), w);
+        w += len;
+      }
+      o += 2 + len;
+    }
+    return w;
+  }
+
+  /** Decode the cached options from the index, checking the sizes RFC 2132 gives them. */
+  #decode(): DhcpReason {
+    const buf = this.buf, off = this.#off, lens = this.#len;
+    for (let i = 0; i < this.#nseen; i++) {
+      const code = this.#seen[i], v = off[code], len = lens[code];
       switch (code) {
         case DHCP_OPT_MESSAGE_TYPE:
           if (len !== 1) return "bad_option";
@@ -226,12 +352,8 @@ export class DhcpView {
           this.parameter_request_offset = v;
           this.parameter_request_len = len;
           break;
-        case DHCP_OPT_OVERLOAD:
-          return "option_overload";
       }
-      o = v + len;
     }
-    this.options_end = o < end ? o : end;
     return "ok";
   }
 
@@ -294,21 +416,17 @@ export class DhcpView {
   }
 
   /**
-   * Offset in `buf` of the value of the first option `code` (its length is the byte before), or
-   * -1. Only valid after `reset` returned "ok".
+   * Offset in `buf` of the value of option `code`, or -1; its length is `option_len(code)`. A
+   * repeated option (RFC 3396) is found whole, and options in an overloaded `file`/`sname` (RFC
+   * 2132 §9.3) are found too. Only valid after `reset` returned "ok".
    */
   option(code: number): number {
-    const b = this.buf;
-    for (let o = this.options_offset; o < this.options_end;) {
-      const c = b[o];
-      if (c === DHCP_OPT_PAD) {
-        o++;
-        continue;
-      }
-      if (c === code) return o + 2;
-      o += 2 + b[o + 1];
-    }
-    return -1;
+    return this.#count[code & 255] === 0 ? -1 : this.#off[code & 255];
+  }
+
+  /** Length of the value of option `code` (concatenated when repeated, so possibly > 255), or -1. */
+  option_len(code: number): number {
+    return this.#count[code & 255] === 0 ? -1 : this.#len[code & 255];
   }
 }
 

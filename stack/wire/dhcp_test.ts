@@ -241,7 +241,7 @@ Deno.test("dhcp: every truncation of every captured message: a reason, never a t
   }
 });
 
-Deno.test("dhcp: malformed: cookie, hlen, option sizes, overload refused", () => {
+Deno.test("dhcp: malformed: cookie, hlen, option sizes, bad overload value", () => {
   const v = new DhcpView();
   const [f, off, len] = payload("dhcp_offer");
   const opt = (code: number) => {
@@ -281,15 +281,157 @@ Deno.test("dhcp: malformed: cookie, hlen, option sizes, overload refused", () =>
   const dom = opt(DHCP_OPT_DOMAIN_NAME);
   g[dom - 1] = 255;
   assertEquals(v.reset(g, off, len), "bad_option");
-  // Option overload (RFC 2132 §9.3): refused with a reason.
+  // Option overload (RFC 2132 §9.3) with a value other than 1..3, or of the wrong size.
   g = f.slice();
   const mt = opt(DHCP_OPT_MESSAGE_TYPE);
-  g.set([52, 1, 3], mt - 2); // replaces 53/1/2 in place
+  g.set([52, 1, 4], mt - 2); // replaces 53/1/2 in place
   assertEquals(v.reset(g, off, len), "option_overload");
+  g.set([52, 1, 0], mt - 2);
+  assertEquals(v.reset(g, off, len), "option_overload");
+  // 52/1/3 is valid; both areas are zero (Pad), so only the message type went missing.
+  g.set([52, 1, 3], mt - 2);
+  assertEquals(v.reset(g, off, len), "ok");
+  assertEquals([v.overload, v.message_type, v.lease_time], [3, -1, 3600]);
+  // An option in the overloaded `file` running past its 128 bytes.
+  g[off + 108 + 126] = 15;
+  g[off + 108 + 127] = 5;
+  assertEquals(v.reset(g, off, len), "bad_option");
   // Client id shorter than 2 (RFC 2132 §9.14).
   const [d, doff, dlen] = payload("dhcp_discover");
   assertEquals(v.reset(d, doff, dlen), "ok");
   const cid = v.option(DHCP_OPT_CLIENT_ID);
   d[cid - 1] = 1;
   assertEquals(v.reset(d, doff, dlen), "bad_option");
+});
+
+/** An OFFER skeleton: header, then `opts` (raw TLV bytes) in the options field, End, padding. */
+function build(opts: number[], file: number[] = [], sname: number[] = []): Uint8Array {
+  const b = new Uint8Array(800);
+  const mac = new Uint8Array([2, 0, 0, 0, 0, 1]);
+  let o = write_dhcp_header(b, 0, 2, 0x11223344, 0, 0, 0, 0x0a000005, 0, 0, mac, 0);
+  b.set(opts, o);
+  o += opts.length;
+  b.set(file, 108);
+  b.set(sname, 44);
+  return b.subarray(0, write_dhcp_end(b, 0, o));
+}
+
+Deno.test("dhcp: option overload: options continue in file, then sname (RFC 2131 §4.1)", () => {
+  const v = new DhcpView();
+  // Options field: type + overload 3; file: server id, lease, End; sname: router, DNS (no End).
+  const b = build(
+    [53, 1, DHCPOFFER, 52, 1, 3],
+    [54, 4, 10, 0, 0, 1, 0, 51, 4, 0, 0, 0x0e, 0x10, 255, 3, 4, 9, 9, 9, 9],
+    [3, 4, 10, 0, 0, 254, 6, 8, 1, 1, 1, 1, 8, 8, 8, 8],
+  );
+  assertEquals(v.reset(b, 0, b.length), "ok");
+  assertEquals([v.overload, v.message_type, ip(v.server_id), v.lease_time], [
+    3,
+    DHCPOFFER,
+    "10.0.0.1",
+    3600,
+  ]);
+  // The router after End in `file` is not an option; the one in `sname` is.
+  assertEquals([ip(v.router), v.router_count, v.dns_count, ip(v.dns(1))], [
+    "10.0.0.254",
+    1,
+    2,
+    "8.8.8.8",
+  ]);
+  assertEquals(v.normalized, false); // read in place
+  assertEquals(v.option(DHCP_OPT_SERVER_ID), 108 + 2);
+  // Overload 1: `sname` is a server name, not options.
+  b[240 + 5] = 1;
+  assertEquals(v.reset(b, 0, b.length), "ok");
+  assertEquals([v.router, v.dns_count, v.lease_time], [-1, 0, 3600]);
+  // Overload 2: `file` is a file name.
+  b[240 + 5] = 2;
+  assertEquals(v.reset(b, 0, b.length), "ok");
+  assertEquals([v.server_id, v.lease_time, ip(v.router)], [-1, -1, "10.0.0.254"]);
+  // Without option 52 neither area is read.
+  b[240 + 3] = 0; // 52 -> Pad, then 1, 3 read as subnet mask of length 3: bad
+  assertEquals(v.reset(b, 0, b.length), "bad_option");
+});
+
+Deno.test("dhcp: repeated options concatenate (RFC 3396), across overload areas too", () => {
+  const v = new DhcpView();
+  // DNS split into two options of one address each, a domain split in three, a lease time
+  // split 2 + 2 bytes, and a 300-byte private option 224 split 255 + 45.
+  const big = Array.from({ length: 300 }, (_, i) => i & 255);
+  const opts = [
+    53,
+    1,
+    DHCPACK,
+    6,
+    4,
+    1,
+    1,
+    1,
+    1,
+    15,
+    2,
+    0x77,
+    0x65,
+    51,
+    2,
+    0,
+    0,
+    52,
+    1,
+    1,
+    224,
+    255,
+    ...big.slice(0, 255),
+    6,
+    4,
+    8,
+    8,
+    8,
+    8,
+    15,
+    3,
+    0x66,
+    0x74,
+    0x2e,
+  ];
+  const b = build(opts, [
+    51,
+    2,
+    0x0e,
+    0x10,
+    15,
+    4,
+    0x74,
+    0x65,
+    0x73,
+    0x74,
+    224,
+    45,
+    ...big.slice(255),
+  ]);
+  assertEquals(v.reset(b, 0, b.length), "ok");
+  assertEquals(v.normalized, true);
+  assertEquals([v.message_type, v.lease_time, v.dns_count, ip(v.dns(0)), ip(v.dns(1))], [
+    DHCPACK,
+    3600,
+    2,
+    "1.1.1.1",
+    "8.8.8.8",
+  ]);
+  assertEquals(
+    text(v.buf.subarray(v.domain_name_offset, v.domain_name_offset + v.domain_name_len)),
+    "weft.test",
+  );
+  const at = v.option(224);
+  assertEquals(v.option_len(224), 300);
+  assertEquals(Array.from(v.buf.subarray(at, at + 300)), big);
+  // The fixed fields read the same from the copy.
+  assertEquals([v.xid, ip(v.yiaddr), v.op], [0x11223344, "10.0.0.5", 2]);
+  // A split that sums to a wrong size is still wrong: type 53 twice is 2 bytes.
+  const c = build([53, 1, DHCPACK, 53, 1, DHCPACK]);
+  assertEquals(v.reset(c, 0, c.length), "bad_option");
+  // The same view then reads an ordinary message in place again.
+  const [f, o, n] = payload("dhcp_offer");
+  assertEquals(v.reset(f, o, n), "ok");
+  assertEquals([v.normalized, v.buf === f, v.option_len(DHCP_OPT_DOMAIN_NAME)], [false, true, 9]);
 });

@@ -1,0 +1,183 @@
+import { pathToFileURL } from "node:url";
+import { resolve } from "node:path";
+import { ConfigError, parseIntIn, UsageError } from "../../core/errors.ts";
+import { format_addr } from "../../stack/addr.ts";
+import { formatMac } from "../../core/mac.ts";
+import { serve } from "../../stack/http/serve.ts";
+import type { Stack } from "../../stack/stack.ts";
+import type { Command, CommandContext, ParsedArgs } from "./command.ts";
+import { expectPositionals, stringOpt } from "./command.ts";
+import { openStack, STACK_OPTIONS, stackConfigOf } from "./stack_options.ts";
+import { staticFiles } from "../services/static_files.ts";
+import { echo, relay } from "../services/tcp_relay.ts";
+
+type Handler = (req: Request, info: { remoteAddr: Deno.Addr }) => Response | Promise<Response>;
+
+/** `weft serve`: a daemon on an IP of its own, on a user-space stack plugged into a switch. */
+export const serveCommand: Command = {
+  name: "serve",
+  summary: "Run a service on its own IP: a user-space TCP/IP stack plugged into a switch",
+  positionals: "",
+  description: [
+    "Starts a TCP/IP stack with its own MAC and addresses on the switch at --switch and serves one",
+    "of: the files under --dir, a TCP relay to a local program (--proxy: an unmodified daemon gets",
+    "its own IP), the fetch handler exported by a module (--app), or a TCP echo (--echo PORT).",
+    "  weft serve --switch vde:///tmp/sw --ip 10.0.0.2/24 --dir ./public",
+    "  weft serve --switch vde:///tmp/sw --ip dhcp --ip6 auto --proxy 127.0.0.1:8080 --port 80",
+    "  weft serve --switch vde:///tmp/sw --ip 10.0.0.2/24 --app ./app.ts   (export default app)",
+  ].join("\n"),
+  options: {
+    ...STACK_OPTIONS,
+    dir: { type: "string", value: "PATH", help: "Serve the files under PATH over HTTP" },
+    proxy: { type: "string", value: "HOST:PORT", help: "Relay each TCP connection to HOST:PORT" },
+    app: {
+      type: "string",
+      value: "MODULE",
+      help: "Serve the fetch handler a module exports (default export: a function or { fetch })",
+    },
+    echo: { type: "string", value: "PORT", help: "TCP echo service on PORT" },
+    port: {
+      type: "string",
+      value: "PORT",
+      help: "Port on the stack (default 80; --proxy: its port)",
+    },
+  },
+  async run(p, ctx) {
+    expectPositionals(this, p, 0);
+    const cfg = stackConfigOf(this.name, p);
+    const modes = ["dir", "proxy", "app", "echo"].filter((m) => stringOpt(p, m) !== undefined);
+    if (modes.length !== 1) {
+      throw new UsageError(
+        `weft serve: choose exactly one of --dir, --proxy, --app, --echo (got ${
+          modes.length || "none"
+        })`,
+      );
+    }
+    const mode = modes[0];
+    const service = await prepare(mode, p);
+    const stack = await openStack(cfg, p, ctx);
+    try {
+      return await runService(stack, mode, service, ctx);
+    } finally {
+      stack.close();
+    }
+  },
+};
+
+interface Prepared {
+  port: number;
+  handler?: Handler;
+  target?: { hostname: string; port: number };
+  what: string;
+}
+
+/** Validate the service before the stack starts, so bad input changes nothing. */
+async function prepare(mode: string, p: ParsedArgs): Promise<Prepared> {
+  const portText = stringOpt(p, "port");
+  const port = (dflt: number) =>
+    portText === undefined ? dflt : parseIntIn("--port", portText, 1, 65535);
+  switch (mode) {
+    case "dir": {
+      const dir = stringOpt(p, "dir")!;
+      const info = await Deno.stat(dir).catch(() => undefined);
+      if (!info?.isDirectory) throw new ConfigError(`weft serve: --dir "${dir}": not a directory`);
+      return { port: port(80), handler: staticFiles(dir), what: `files under ${resolve(dir)}` };
+    }
+    case "proxy": {
+      const text = stringOpt(p, "proxy")!;
+      const m = /^(\[[^\]]+\]|[^:]+):(\d+)$/.exec(text);
+      if (!m) throw new UsageError(`weft serve: --proxy "${text}": expected HOST:PORT`);
+      const target = {
+        hostname: m[1].replace(/^\[|\]$/g, ""),
+        port: parseIntIn("--proxy port", m[2], 1, 65535),
+      };
+      return { port: port(target.port), target, what: `relay to ${text}` };
+    }
+    case "app": {
+      const path = stringOpt(p, "app")!;
+      let mod: Record<string, unknown>;
+      try {
+        mod = await import(pathToFileURL(resolve(path)).href);
+      } catch (e) {
+        throw new ConfigError(
+          `weft serve: --app "${path}": cannot load: ${(e as Error).message.split("\n")[0]}`,
+        );
+      }
+      const d = mod.default as { fetch?: unknown } | ((...a: unknown[]) => unknown) | undefined;
+      const fn = typeof d === "function"
+        ? d
+        : typeof d?.fetch === "function"
+        ? d.fetch.bind(d)
+        : mod.fetch;
+      if (typeof fn !== "function") {
+        throw new ConfigError(
+          `weft serve: --app "${path}": expected a default export that is a fetch handler or has .fetch`,
+        );
+      }
+      return { port: port(80), handler: fn as Handler, what: `the app in ${resolve(path)}` };
+    }
+    default: {
+      const echoPort = parseIntIn("--echo", stringOpt(p, "echo")!, 1, 65535);
+      return { port: echoPort, what: "TCP echo" };
+    }
+  }
+}
+
+async function runService(
+  stack: Stack,
+  mode: string,
+  s: Prepared,
+  ctx: CommandContext,
+): Promise<number> {
+  const listener = stack.listen({ port: s.port });
+  const addrs = stack.addressTexts();
+  ctx.print(
+    `weft serve: ${s.what} on port ${s.port}, MAC ${
+      formatMac(stack.mac)
+    }, via ${stack.endpoint.url}`,
+  );
+  for (const a of addrs) {
+    ctx.print(
+      `  ${mode === "echo" || mode === "proxy" ? "tcp" : "http"}://${urlHost(a)}:${s.port}/`,
+    );
+  }
+  if (stack.lease) {
+    ctx.print(
+      `  DHCP lease from ${format_addr(stack.lease.server)} for ${stack.lease.leaseSeconds} s`,
+    );
+  }
+  ctx.signal.addEventListener("abort", () => listener.close());
+  if (s.handler) {
+    const server = serve(listener, s.handler, {
+      signal: ctx.signal,
+      onError: (e) => {
+        ctx.logger.log("warn", "handler failed", { error: String(e) });
+        return new Response("internal error\n", { status: 500 });
+      },
+    });
+    await server.finished;
+    return 0;
+  }
+  try {
+    for await (const conn of listener) {
+      if (mode === "echo") echo(conn);
+      else {
+        Deno.connect(s.target!).then(
+          (local) => relay(conn, local),
+          (e) => {
+            ctx.logger.log("warn", "proxy target refused", { error: String(e) });
+            conn.close();
+          },
+        );
+      }
+    }
+  } catch (e) {
+    if (!ctx.signal.aborted) throw e;
+  }
+  return 0;
+}
+
+function urlHost(cidr: string): string {
+  const a = cidr.slice(0, cidr.indexOf("/"));
+  return a.includes(":") ? `[${a}]` : a;
+}

@@ -1,0 +1,145 @@
+/**
+ * A fixed-capacity byte ring: TCP's send buffer (queued + unacknowledged bytes, head = SND.UNA)
+ * and receive buffer (in-order unread bytes, head = next byte the application reads; out-of-order
+ * bytes sit beyond `length` until they become contiguous, see assembler.ts).
+ *
+ * The backing array is allocated on the first write, once: an idle connection (a keep-alive
+ * socket, a listener's fresh accept) holds no buffer memory, so thousands of them stay cheap. Every operation copies with at most two `set` calls (one
+ * per side of the wrap) and allocates nothing, so it can run per segment on the hot path
+ * (ARCHITECTURE §4). State is `{buf, head, length}`: plain data, snapshotted by `snapshot()`.
+ */
+const UNALLOCATED = new Uint8Array(0);
+
+export class ByteRing {
+  readonly capacity: number;
+  #buf: Uint8Array;
+  #head = 0;
+  #len = 0;
+
+  constructor(capacity: number) {
+    if (!Number.isInteger(capacity) || capacity < 0) {
+      throw new RangeError(
+        `Cannot create a ByteRing of capacity ${capacity}: expected an integer >= 0`,
+      );
+    }
+    this.capacity = capacity;
+    this.#buf = UNALLOCATED;
+  }
+
+  #allocate(): void {
+    if (this.#buf.length !== this.capacity) this.#buf = new Uint8Array(this.capacity);
+  }
+
+  /** Bytes stored in order from the head (readable, or queued/unacknowledged). */
+  get length(): number {
+    return this.#len;
+  }
+
+  /** capacity - length. */
+  get free(): number {
+    return this.capacity - this.#len;
+  }
+
+  /** Append up to `free` bytes of `src`; returns how many were stored. */
+  write(src: Uint8Array): number {
+    const n = Math.min(src.length, this.capacity - this.#len);
+    if (n > 0) {
+      this.#copyIn(this.#len, src, 0, n);
+      this.#len += n;
+    }
+    return n;
+  }
+
+  /** Consume up to `dst.length` bytes from the head into `dst`; returns the count. */
+  read(dst: Uint8Array): number {
+    const n = this.peek(0, dst, 0, dst.length);
+    this.discard(n);
+    return n;
+  }
+
+  /**
+   * Copy bytes [head+offset, head+offset+len) into `dst` at `dstOff` without consuming them
+   * (building a segment or a retransmission: the one copy ring -> tx buffer). Clamped to the
+   * stored bytes and to `dst`; returns the count copied.
+   */
+  peek(offset: number, dst: Uint8Array, dstOff: number, len: number): number {
+    if (offset < 0 || dstOff < 0) return 0;
+    const n = Math.min(len, this.#len - offset, dst.length - dstOff);
+    if (n <= 0) return 0;
+    const cap = this.capacity;
+    let start = this.#head + offset;
+    if (start >= cap) start -= cap;
+    const first = Math.min(n, cap - start);
+    dst.set(this.#buf.subarray(start, start + first), dstOff);
+    if (first < n) dst.set(this.#buf.subarray(0, n - first), dstOff + first);
+    return n;
+  }
+
+  /** Drop `n` bytes from the head (acknowledged, or read); clamped to `length`. */
+  discard(n: number): void {
+    if (!(n > 0)) return;
+    // No rewind to 0 when the ring empties: out-of-order bytes placed beyond `length` by writeAt
+    // are addressed relative to the head and must stay where they are.
+    const k = Math.min(n, this.#len);
+    this.#head += k;
+    if (this.#head >= this.capacity) this.#head -= this.capacity;
+    this.#len -= k;
+  }
+
+  /**
+   * Store `src[srcOff, srcOff+len)` at head+offset, for out-of-order receive (offset >= length;
+   * the gap [length, offset) stays unreadable until `commit`). Bytes that would fall beyond the
+   * capacity are not stored. An offset below `length` overwrites stored bytes, which for TCP
+   * retransmissions are the same bytes; the engine should pass only the new part. Returns the
+   * count stored.
+   */
+  writeAt(offset: number, src: Uint8Array, srcOff: number, len: number): number {
+    if (offset < 0 || srcOff < 0) return 0;
+    const n = Math.min(len, this.capacity - offset, src.length - srcOff);
+    if (n <= 0) return 0;
+    this.#copyIn(offset, src, srcOff, n);
+    return n;
+  }
+
+  /** Extend `length` by `n` (bytes placed by writeAt became contiguous); clamped to `free`. */
+  commit(n: number): void {
+    if (n > 0) this.#len += Math.min(n, this.capacity - this.#len);
+  }
+
+  /**
+   * A copy of the stored bytes in order. `extent` (default `length`) copies further, up to
+   * head+extent, to carry out-of-order bytes placed by writeAt (the receive ring of a migrating
+   * connection, with the Assembler's ranges); `length` records where the in-order part ends.
+   */
+  snapshot(extent?: number): { capacity: number; data: Uint8Array; length: number } {
+    const n = Math.min(Math.max(extent ?? this.#len, this.#len), this.capacity);
+    const data = new Uint8Array(n);
+    if (this.#buf === UNALLOCATED) return { capacity: this.capacity, data, length: this.#len };
+    const cap = this.capacity;
+    const first = Math.min(n, cap - this.#head);
+    data.set(this.#buf.subarray(this.#head, this.#head + first), 0);
+    if (first < n) data.set(this.#buf.subarray(0, n - first), first);
+    return { capacity: this.capacity, data, length: this.#len };
+  }
+
+  /** Rebuild a ring from `snapshot()`; a missing `length` means all of `data` is in order. */
+  static restore(s: { capacity: number; data: Uint8Array; length?: number }): ByteRing {
+    const r = new ByteRing(s.capacity);
+    const n = Math.min(s.data.length, s.capacity);
+    if (n > 0) r.#allocate();
+    r.#buf.set(s.data.subarray(0, n), 0);
+    r.#len = Math.min(s.length ?? n, n);
+    return r;
+  }
+
+  /** Copy n bytes (n <= capacity - offset) to head+offset, wrapping. */
+  #copyIn(offset: number, src: Uint8Array, srcOff: number, n: number): void {
+    if (this.#buf === UNALLOCATED) this.#allocate();
+    const cap = this.capacity;
+    let start = this.#head + offset;
+    if (start >= cap) start -= cap;
+    const first = Math.min(n, cap - start);
+    this.#buf.set(src.subarray(srcOff, srcOff + first), start);
+    if (first < n) this.#buf.set(src.subarray(srcOff + first, srcOff + n), 0);
+  }
+}
