@@ -532,9 +532,13 @@ export class TcpEngine implements TransportInput, Timed, TcbHost {
         const t = dirty[i];
         const ev = t.events;
         t.events = 0;
-        if (ev & EV_ACCEPT) {
-          const l = t.listener;
-          if (l) this.#safe(() => l.deliver(t));
+        if (ev & EV_ACCEPT && t.listener) {
+          try {
+            t.listener.deliver(t);
+          } catch (e) {
+            this.lastInternalError = e;
+            this.#drop("listener_threw");
+          }
         }
         if (ev & EV_ESTABLISHED) this.#emit(t, "established");
         if (ev & EV_READABLE) this.#emit(t, "readable");
@@ -550,12 +554,9 @@ export class TcpEngine implements TransportInput, Timed, TcbHost {
 
   #emit(t: Tcb, ev: "established" | "readable" | "writable" | "error" | "closed"): void {
     const cb = t.onEvent;
-    if (cb) this.#safe(() => cb(ev));
-  }
-
-  #safe(fn: () => void): void {
+    if (!cb) return;
     try {
-      fn();
+      cb(ev);
     } catch (e) {
       // A throwing listener must not break the packet path (ARCHITECTURE §5).
       this.lastInternalError = e;

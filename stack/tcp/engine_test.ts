@@ -3,7 +3,7 @@ import type { IpAddr } from "../addr.ts";
 import type { TcpSocketCore } from "../socket_core.ts";
 import { emit_tcp, pseudo_sum_ipv4, TCP_ACK, TCP_RST, TCP_SYN, TcpView } from "../wire/mod.ts";
 import { App } from "./app_test_helper.ts";
-import { type LinkOptions, SimHost, SimNet } from "./sim_link_test_helper.ts";
+import { type LinkOptions, type SimHost, SimNet } from "./sim_link_test_helper.ts";
 import type { TcpOptions } from "./engine.ts";
 import type { Tcb } from "./tcb.ts";
 
@@ -589,4 +589,157 @@ Deno.test("throughput: 32 MiB, no loss, in memory", () => {
     } ms`,
   );
   assertLessOrEqual(ms, 5000);
+});
+
+Deno.test("delayed ACK: every second full segment, else within 40 ms", () => {
+  const { net, a, b } = setup(26, { delayMs: 10 });
+  const p = connectPair(net, a, b);
+  assert(net.run(() => p.s() !== undefined));
+  net.runFor(100);
+  const acks: number[] = [];
+  net.tap = (from, _to, seg) => {
+    if (from === b && seg.length === 32) acks.push(net.clock.now());
+  };
+  p.c.conn.setNoDelay(true);
+  const t0 = net.clock.now();
+  p.c.conn.send(new Uint8Array(100)); // one small segment: ACK waits for the 40 ms timer
+  net.runFor(100);
+  assertEquals(acks.length, 1);
+  assertEquals(acks[0] - t0, 10 + 40);
+  acks.length = 0;
+  const t1 = net.clock.now();
+  p.c.conn.send(new Uint8Array(4 * 1448)); // four full segments: two immediate ACKs
+  net.runFor(30);
+  assertEquals(acks.length, 2);
+  assertEquals(acks[0] - t1, 10);
+});
+
+Deno.test("PAWS drops a segment with an old timestamp (RFC 7323 §5)", () => {
+  const { net, a, b } = setup(27);
+  const p = connectPair(net, a, b, { send: 5000 });
+  assert(net.run(() => p.s()?.received === 5000));
+  const s = tcb(p.s()!.conn);
+  const c = tcb(p.c.conn);
+  const seg = new Uint8Array(40);
+  const hl = emit_tcp(
+    seg,
+    0,
+    {
+      src_port: c.localPort,
+      dst_port: 80,
+      seq_number: s.rcvNxt,
+      ack_number: s.sndMax,
+      flags: TCP_ACK,
+      window: 1000,
+      ts_val: (s.tsRecent - 1000) >>> 0,
+      ts_ecr: 0,
+    },
+    8,
+    pseudo(A, B),
+  );
+  b.engine.input(A, B, seg, 0, hl + 8, false);
+  assertEquals(b.engine.stats.drops.paws, 1);
+  assertEquals(s.rcvNxt, c.sndMax); // the 8 bytes were not taken
+});
+
+Deno.test("simultaneous close: both sides pass CLOSING to TIME-WAIT", () => {
+  const { net, a, b } = setup(28, { delayMs: 5 });
+  const p = connectPair(net, a, b);
+  assert(net.run(() => p.s() !== undefined));
+  net.runFor(50);
+  p.c.conn.close();
+  p.s()!.conn.close();
+  net.runFor(7);
+  assertEquals(p.c.conn.state, "CLOSING");
+  assertEquals(p.s()!.conn.state, "CLOSING");
+  net.runFor(20);
+  assertEquals(p.c.conn.state, "TIME-WAIT");
+  assertEquals(p.s()!.conn.state, "TIME-WAIT");
+  assert(p.c.events.includes("closed"));
+  net.runFor(60_000);
+  assertEquals(a.engine.connections.length + b.engine.connections.length, 0);
+});
+
+Deno.test("a lost FIN is retransmitted; LAST-ACK completes", () => {
+  const { net, a, b } = setup(29, { delayMs: 5 });
+  const p = connectPair(net, a, b, {}, { closeOnEof: true });
+  assert(net.run(() => p.s() !== undefined));
+  let finsDropped = 0;
+  net.tap = (from, _to, seg) => {
+    if (from === b && (seg[13] & 1) && finsDropped === 0) {
+      finsDropped++;
+      return "drop";
+    }
+  };
+  p.c.conn.shutdownWrite();
+  assert(net.run(() => p.s()!.conn.state === "CLOSED" && p.c.eof));
+  assertEquals(finsDropped, 1);
+  assertEquals(p.c.conn.state, "TIME-WAIT");
+  assertEquals(p.s()!.conn.error, undefined);
+  assertEquals(b.engine.stats.rtoTimeouts, 1);
+});
+
+Deno.test("closing a listener resets its half-open connections", () => {
+  const { net, a, b } = setup(30);
+  const l = b.engine.listen(80);
+  net.tap = (from, _to, seg) => {
+    if (from === a && (seg[13] & TCP_SYN) === 0 && (seg[13] & TCP_RST) === 0) return "drop";
+  };
+  const c = new App(a.engine.connect(B, 80));
+  net.runFor(3);
+  assertEquals(b.engine.connections.length, 1);
+  l.close();
+  assertEquals(b.engine.connections.length, 0);
+  net.tap = undefined;
+  assert(net.run(() => c.events.includes("closed"), 10_000));
+  assert(c.conn.error === "refused" || c.conn.error === "reset", String(c.conn.error));
+});
+
+Deno.test("challenge ACKs are rate-limited engine-wide (RFC 5961 §7)", () => {
+  const { net, a, b } = setup(31, {}, {}, { challengeAckLimit: 3 });
+  const p = connectPair(net, a, b);
+  assert(net.run(() => p.s() !== undefined));
+  net.runFor(50);
+  const s = tcb(p.s()!.conn);
+  const seg = new Uint8Array(20);
+  for (let i = 0; i < 5; i++) {
+    emit_tcp(
+      seg,
+      0,
+      {
+        src_port: p.c.conn.localPort,
+        dst_port: 80,
+        seq_number: (s.rcvNxt + 10 + i) >>> 0,
+        ack_number: 0,
+        flags: TCP_RST,
+        window: 0,
+      },
+      0,
+      pseudo(A, B),
+    );
+    b.engine.input(A, B, seg, 0, 20, false);
+  }
+  assertEquals(b.engine.stats.challengeAcks, 3);
+  assertEquals(b.engine.stats.challengeAcksSuppressed, 2);
+  assertEquals(s.state, "ESTABLISHED");
+  net.runFor(1000);
+  b.engine.input(A, B, seg, 0, 20, false);
+  assertEquals(b.engine.stats.challengeAcks, 4);
+});
+
+Deno.test("sendIp failure counts as a loss and the timer retransmits", () => {
+  const { net, a, b } = setup(32, { delayMs: 2 });
+  const p = connectPair(net, a, b, {}, {});
+  assert(net.run(() => p.s() !== undefined));
+  net.runFor(10);
+  const real = a.sendIp.bind(a);
+  let fail = true;
+  a.sendIp = (src, dst, proto, len) => fail ? false : real(src, dst, proto, len);
+  p.c.opts.send = 3000;
+  p.c.pump();
+  assertGreater(a.engine.stats.ipSendFailures, 0);
+  fail = false;
+  assert(net.run(() => p.s()!.received === 3000));
+  assertEquals(p.s()!.mismatchAt, -1);
+  assertGreater(a.engine.stats.rtoTimeouts, 0);
 });

@@ -655,14 +655,15 @@ export class Tcb implements TcpSocketCore {
         (seq_le(this.rcvNxt, last) && seq_lt(last, this.rcvAdv));
     }
     // An old duplicate (all of it below RCV.NXT) still carries a current ACK: as BSD does, take
-    // its ACK and re-ACK its data, rather than drop it; only RST and SYN need the exact window.
+    // its ACK and answer with an ACK (keepalive and zero-window probes, SEG.SEQ = SND.UNA - 1,
+    // rely on that answer) rather than drop it; RST and SYN still need the window checks.
     if (
       !ok && (flags & TCP_ACK) && !(flags & (TCP_RST | TCP_SYN)) &&
       (segLen > 0 ? seq_le(seq_add(seq, segLen), this.rcvNxt) : seq_lt(seq, this.rcvNxt)) &&
       seq_diff(this.rcvNxt, seq) <= this.rcv.capacity + 65535
     ) {
       ok = true;
-      if (segLen > 0) this.ackNow = true;
+      this.ackNow = true;
     }
     if (!ok) {
       this.drop("out_of_window");
