@@ -40,7 +40,7 @@ import {
   type StackDatagramConn,
   type StackListener,
 } from "./socket/mod.ts";
-import { IP_PROTO_TCP, IP_PROTO_UDP } from "./wire/mod.ts";
+import { IP_PROTO_TCP } from "./wire/mod.ts";
 
 export interface StackOptions {
   /** The NIC: any frame endpoint (a switch port, a `vde://` client, a tap…). */
@@ -89,6 +89,7 @@ export class Stack implements SocketProvider {
   #timerAt = Infinity;
   #kickQueued = false;
   #closed = false;
+  #closing: Promise<void> | undefined;
   #slaac = false;
   #transmitting = 0;
   #draining = false;
@@ -121,9 +122,9 @@ export class Stack implements SocketProvider {
       sendBuffer: opts.tcpBuffer,
       recvBuffer: opts.tcpBuffer,
     });
+    this.tcp.onWake = () => this.kick();
     this.udp = new UdpEngine(this.iface);
     this.iface.registerTransport(IP_PROTO_TCP, this.tcp);
-    this.iface.registerTransport(IP_PROTO_UDP, this.udp);
     this.#pingId = rng.below(0x10000);
     this.iface.onEchoReply = (src, id, seq, payload) => this.#echoReply(src, id, seq, payload);
     this.#ready = new Promise((r) => (this.#readyResolve = r));
@@ -368,13 +369,24 @@ export class Stack implements SocketProvider {
     }, delay);
   }
 
-  close(): void {
-    if (this.#closed) return;
+  /**
+   * Stop: release the DHCP lease (RFC 2131 §4.4.6), stop the timers, and close the NIC a moment
+   * later so the release (queued in the endpoint's per-turn batch) still goes out. Idempotent;
+   * resolves once the endpoint is closed.
+   */
+  close(): Promise<void> {
+    if (this.#closing) return this.#closing;
     this.dhcp?.release(this.clock.now());
     this.#closed = true;
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#dhcpSocket?.close();
-    this.endpoint.close();
+    this.#closing = new Promise<void>((resolve) => {
+      setTimeout(() => {
+        this.endpoint.close();
+        resolve();
+      }, this.dhcp ? 50 : 0);
+    });
+    return this.#closing;
   }
 }
 

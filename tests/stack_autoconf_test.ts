@@ -80,6 +80,8 @@ peerTest(
   async (lab) => {
     const lan = await kernelLan(lab);
     await lan.ns.execOk(["sysctl", "-qw", "net.ipv6.conf.all.forwarding=1"]);
+    // The router (the namespace's kernel) is on the advertised prefix too, so it can reach us.
+    await lan.ns.addAddress("wt0", "fd99:1:2:3::1/64");
     const conf = lab.path("radvd.conf");
     await Deno.writeTextFile(
       conf,

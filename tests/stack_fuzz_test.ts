@@ -190,5 +190,9 @@ Deno.test("fuzz: 1,000,000 random and mutated frames — no throw, drops counted
     "echo over IPv4 after the fuzz",
   );
   assertEquals(victim.iface.stats.framesIn >= N, true);
-  console.log("victim drops:", JSON.stringify(victim.iface.stats.drops), JSON.stringify(victim.tcp.stats.drops));
+  console.log(
+    "victim drops:",
+    JSON.stringify(victim.iface.stats.drops),
+    JSON.stringify(victim.tcp.stats.drops),
+  );
 });

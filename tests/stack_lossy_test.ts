@@ -62,7 +62,7 @@ peerTest(
       ["serve", "--switch", sw.url, "--ip", "10.88.0.2/24", "--dir", www],
       { name: "weft serve" },
     );
-    await serve.waitForOutput(/http:\/\//, 30_000);
+    await serve.waitForOutput(/^weft serve: ready$/m, 45_000);
     await kernel.ns.waitReachable("10.88.0.2", 20_000);
     const d = await download(kernel.ns, "http://10.88.0.2/r.bin", lab.path("d.bin"), 150);
     assertEquals(d.sha256, sum, "kernel curl <- weft serve over the lossy link");

@@ -90,8 +90,8 @@ export const demoCommand: Command = {
       ctx.print(switchReport(sw));
     } finally {
       await server.shutdown();
-      a.close();
-      b.close();
+      await a.close();
+      await b.close();
       sw.close();
     }
     return code;

@@ -81,7 +81,7 @@ export const fetchCommand: Command = {
       );
       return res.ok ? 0 : 1;
     } finally {
-      stack.close();
+      await stack.close();
     }
   },
 };

@@ -65,7 +65,7 @@ export const pingCommand: Command = {
         if (seq < count && wait > 0) await new Promise((r) => setTimeout(r, wait));
       }
     } finally {
-      stack.close();
+      await stack.close();
     }
     const loss = sent ? ((sent - rtts.length) / sent) * 100 : 0;
     ctx.print(`--- ${target} ping statistics ---`);

@@ -59,7 +59,7 @@ export const serveCommand: Command = {
     try {
       return await runService(stack, mode, service, ctx);
     } finally {
-      stack.close();
+      await stack.close();
     }
   },
 };
@@ -146,6 +146,7 @@ async function runService(
       `  DHCP lease from ${format_addr(stack.lease.server)} for ${stack.lease.leaseSeconds} s`,
     );
   }
+  ctx.print("weft serve: ready");
   ctx.signal.addEventListener("abort", () => listener.close());
   if (s.handler) {
     const server = serve(listener, s.handler, {

@@ -121,7 +121,7 @@ export async function openStack(
   const wait = cfg.ipv4 === "dhcp" || cfg.ipv6.includes("auto") ? cfg.dhcpTimeoutMs : 5_000;
   if (!(await stack.settled(wait))) {
     if (cfg.ipv4 === "dhcp" && stack.lease === undefined) {
-      stack.close();
+      await stack.close();
       throw new Deno.errors.TimedOut(`No DHCP lease on ${cfg.url} within ${wait / 1000} s`);
     }
     ctx.logger.log("warn", "addresses not settled", { addresses: stack.addressTexts().join(" ") });

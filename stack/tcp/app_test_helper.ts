@@ -85,10 +85,12 @@ export class App {
         return;
       }
       if (this.mismatchAt < 0) {
-        const base = this.received;
-        for (let i = 0; i < n; i++) {
-          if (this.#buf[i] !== TABLE[(base + i) % PERIOD]) {
-            this.mismatchAt = base + i;
+        const buf = this.#buf;
+        let k = this.received % PERIOD;
+        for (let i = 0; i < n; i++, k++) {
+          if (k === PERIOD) k = 0;
+          if (buf[i] !== TABLE[k]) {
+            this.mismatchAt = this.received + i;
             break;
           }
         }

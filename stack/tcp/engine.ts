@@ -521,7 +521,12 @@ export class TcpEngine implements TransportInput, Timed, TcbHost {
   leave(): void {
     this.#depth--;
     this.#flush();
+    // An application call (send, close, …) may have set new deadlines: tell the timer driver.
+    if (this.#depth === 0) this.onWake?.();
   }
+
+  /** Called after application calls that may have changed deadlines (the stack re-arms its timer). */
+  onWake: (() => void) | undefined;
 
   #flush(): void {
     if (this.#depth > 0 || this.#flushing) return;

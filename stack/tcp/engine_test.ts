@@ -580,6 +580,10 @@ Deno.test("throughput: 32 MiB, no loss, in memory", () => {
   assertEquals(p.s()!.received, size);
   assertEquals(p.s()!.mismatchAt, -1);
   assertEquals(a.engine.stats.retransmits, 0);
+  // The receiver ACKs every second full segment: no more, no less (no ACK storm).
+  const dataSegs = Math.ceil(size / tcb(p.c.conn).mss);
+  assertLessOrEqual(b.engine.stats.segmentsOut, dataSegs / 2 + 20);
+  assertGreater(b.engine.stats.segmentsOut, dataSegs / 2 - 20);
   const mibs = 32 / (ms / 1000);
   console.log(
     `32 MiB in ${ms.toFixed(0)} ms wall = ${
@@ -742,4 +746,18 @@ Deno.test("sendIp failure counts as a loss and the timer retransmits", () => {
   assert(net.run(() => p.s()!.received === 3000));
   assertEquals(p.s()!.mismatchAt, -1);
   assertGreater(a.engine.stats.rtoTimeouts, 0);
+});
+
+Deno.test("without window scaling the window stays at 64 KiB and ACKs stay one per two segments", () => {
+  const { net, a, b } = setup(33, { delayMs: 2 }, { windowScaling: false }, {
+    windowScaling: false,
+  });
+  const size = 2 << 20;
+  const p = connectPair(net, a, b, { send: size, shutdown: true }, { shutdown: true });
+  assert(net.run(() => p.s()?.eof === true));
+  assertEquals(p.s()!.received, size);
+  assertEquals(tcb(p.c.conn).sndWscale, 0);
+  assertLessOrEqual(tcb(p.c.conn).maxSndWnd, 65535);
+  assertLessOrEqual(b.engine.stats.segmentsOut, Math.ceil(size / 1448) / 2 + 20);
+  assertEquals(a.engine.stats.retransmits, 0);
 });

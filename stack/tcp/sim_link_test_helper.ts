@@ -118,7 +118,7 @@ export class SimNet {
     off: number,
     len: number,
   ): boolean {
-    const to = this.hosts.find((h) => addr_equal(h.addr, dst));
+    const to = this.#host(dst);
     this.counts.sent++;
     if (!to) return false;
     if (this.tap && this.tap(from, to, buf.subarray(off, off + len)) === "drop") {
@@ -150,6 +150,12 @@ export class SimNet {
     return true;
   }
 
+  #host(a: IpAddr): SimHost | undefined {
+    const hs = this.hosts;
+    for (let i = 0; i < hs.length; i++) if (addr_equal(hs[i].addr, a)) return hs[i];
+    return undefined;
+  }
+
   #enqueue(p: Pkt): void {
     const q = this.#queue;
     let i = q.length;
@@ -172,7 +178,7 @@ export class SimNet {
       while (this.#head < q.length && q[this.#head].at <= now) {
         const p = q[this.#head++];
         // Resolved at delivery: a host replaced meanwhile (migration) gets its packets.
-        const to = this.hosts.find((h) => addr_equal(h.addr, p.to.addr));
+        const to = this.#host(p.to.addr);
         if (to) {
           this.counts.delivered++;
           to.engine.input(p.from.addr, to.addr, p.data, 0, p.len, false);

@@ -368,19 +368,25 @@ export class Tcb implements TcpSocketCore {
   recv(into: Uint8Array): number {
     const n = this.rcv.read(into);
     if (n === 0) return this.rcvFin ? -1 : 0;
-    this.host.enter();
-    // Window update when reading opened the window enough to matter (receiver SWS avoidance,
-    // RFC 9293 §3.8.6.2.2): the new right edge must move by min(RCV.BUFF/2, MSS); we wait for
-    // 2 MSS, as BSD does, to halve update traffic.
-    if (this.isSynchronized() && !this.rcvFin && this.host.postOutput !== this) {
-      const cur = seq_diff(this.rcvAdv, this.rcvNxt);
-      const free = this.rcv.capacity - this.rcv.length;
-      if (free - cur >= Math.min(this.rcv.capacity >>> 1, 2 * this.rcvMss)) {
-        this.sendAck(this.host.clock.now());
-      }
+    // Inside the engine's input the ACK follows the event flush anyway (see output()).
+    if (this.host.postOutput !== this && this.windowUpdateDue()) {
+      this.host.enter();
+      this.sendAck(this.host.clock.now());
+      this.host.leave();
     }
-    this.host.leave();
     return n;
+  }
+
+  /**
+   * Whether reads opened the window enough to announce (receiver SWS avoidance, RFC 9293
+   * §3.8.6.2.2): the right edge must move by min(RCV.BUFF/2, MSS); we wait for 2 MSS, as BSD
+   * does, which also makes a reading receiver ACK every second full segment.
+   */
+  private windowUpdateDue(): boolean {
+    if (!this.isSynchronized() || this.rcvFin || this.state === "TIME-WAIT") return false;
+    const cur = seq_diff(this.rcvAdv, this.rcvNxt);
+    const w = Math.min(this.rcv.capacity - this.rcv.length, 65535 * 2 ** this.rcvWscale);
+    return w - cur >= Math.min(this.rcv.capacity >>> 1, 2 * this.rcvMss);
   }
 
   send(from: Uint8Array): number {
@@ -461,6 +467,8 @@ export class Tcb implements TcpSocketCore {
     this.keepIdle = idleMs > 0 ? idleMs : 0;
     this.keepProbes = 0;
     this.keepAt = this.keepIdle > 0 ? this.lastRecvAt + this.keepIdle : Infinity;
+    this.host.enter();
+    this.host.leave();
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -1009,6 +1017,7 @@ export class Tcb implements TcpSocketCore {
     ) {
       this.sendData(now);
     }
+    if (!this.ackNow && this.windowUpdateDue()) this.ackNow = true;
     if (this.ackNow && st !== "CLOSED" && st !== "SYN-SENT") this.sendAck(now);
   }
 
@@ -1120,12 +1129,10 @@ export class Tcb implements TcpSocketCore {
 
   /** Our receive window now, with receiver SWS avoidance (RFC 9293 §3.8.6.2.2). */
   private rcvWindow(): number {
-    const free = this.rcv.capacity - this.rcv.length;
     const cur = Math.max(seq_diff(this.rcvAdv, this.rcvNxt), 0);
-    let w = free;
+    let w = Math.min(this.rcv.capacity - this.rcv.length, 65535 * 2 ** this.rcvWscale);
     if (w - cur < Math.min(this.rcv.capacity >>> 1, this.rcvMss)) w = cur; // keep the old edge
-    if (w < cur) w = cur; // never shrink the window (RFC 9293 §3.8.6.2.2)
-    return Math.min(w, 65535 * 2 ** this.rcvWscale);
+    return w; // never below cur: the window does not shrink (RFC 9293 §3.8.6.2.2)
   }
 
   /**
@@ -1186,7 +1193,6 @@ export class Tcb implements TcpSocketCore {
     if (n > maxData) {
       n = Math.max(maxData, 0);
       flags &= ~TCP_FIN;
-      f.flags = flags;
     }
     f.flags = flags;
     const tx = ip.tx;

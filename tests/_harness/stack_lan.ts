@@ -33,7 +33,7 @@ export async function kernelLan(lab: Lab, label = "k"): Promise<KernelLan> {
 /** Start `weft serve ARGS… --switch vde://DIR` and wait for its address lines. */
 export async function startServe(lab: Lab, lan: KernelLan, args: string[]): Promise<Background> {
   const p = lab.spawnWeft(["serve", "--switch", lan.sw.url, ...args], { name: "weft serve" });
-  await p.waitForOutput(/^\s+(http|tcp):\/\//m, 30_000);
+  await p.waitForOutput(/^weft serve: ready$/m, 45_000);
   return p;
 }
 
