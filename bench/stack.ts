@@ -361,6 +361,16 @@ export function parseTransfers(out: string): Transfer[] {
   return got;
 }
 
+/** `weft fetch` summary lines (stderr): `200 OK URL: N bytes received, M sent in S s (…)`. */
+export function parseWeftFetch(out: string): Transfer[] {
+  const got: Transfer[] = [];
+  for (const line of out.split("\n")) {
+    const m = /^\d{3} .*? (\S+): (\d+) bytes received, \d+ sent in ([\d.]+) s/.exec(line.trim());
+    if (m) got.push({ path: new URL(m[1]).pathname, bytes: Number(m[2]), seconds: Number(m[3]) });
+  }
+  return got;
+}
+
 // ---------------------------------------------------------------------------------------------
 // weft's stack: `weft serve` (server rows) and `weft fetch` (the client of the pair row). Both are
 // detected by `weft CMD --help` exiting 0; until then the rows print why they are skipped.
@@ -378,7 +388,7 @@ export const weftServe: StartServer = (env, cidr) => {
   const p = env.peers.spawn(
     weftCommand([
       "serve",
-      "--net",
+      "--switch",
       `vde://${env.switchDir}`,
       "--ip",
       cidr,
@@ -394,21 +404,24 @@ export const weftServe: StartServer = (env, cidr) => {
 
 /**
  * `weft fetch`: a weft stack at CIDR on the switch GETting each path from SERVER (fresh connection
- * each), printing lwhttp's `<path> <bytes> <seconds> <MiB/s>` lines.
+ * each), reporting what its stderr summary lines say (parseWeftFetch).
  */
 export const weftFetch: Fetch = async (env, cidr, server, paths) => {
-  const out = await env.peers.execOk(
+  const r = await env.peers.exec(
     weftCommand([
       "fetch",
-      "--net",
+      "--switch",
       `vde://${env.switchDir}`,
       "--ip",
       cidr,
+      "-o",
+      "/dev/null",
       ...paths.map((p) => `http://${server}:${PORT}${p}`),
     ]),
     { timeoutMs: 310_000 },
   );
-  return parseTransfers(out);
+  if (!r.success) throw new Error(`weft fetch failed (exit ${r.code}): ${r.stderr.trim()}`);
+  return parseWeftFetch(r.stderr);
 };
 
 // ---------------------------------------------------------------------------------------------

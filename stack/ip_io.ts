@@ -30,6 +30,12 @@ export interface IpOutput {
    * full, too big; counted by reason in the IP layer).
    */
   sendIp(src: IpAddr, dst: IpAddr, proto: number, len: number): boolean;
+  /**
+   * True when the last `sendIp` failed because the NIC refused the frame (its queue is full):
+   * local congestion, not loss. TCP then stops sending and retries shortly instead of treating
+   * the segment as lost (the idea of Linux's TCP Small Queues: back-pressure, not drops).
+   */
+  readonly txBlocked: boolean;
   /** The largest transport segment that reaches `dst` unfragmented (path MTU minus IP header). */
   maxSegmentTo(dst: IpAddr): number;
   /** The source address to use toward `dst` (RFC 6724 rules, simplified), or undefined: no route. */

@@ -206,6 +206,17 @@ export class Stack implements SocketProvider {
     return this.#currentLease;
   }
 
+  /** Every counter of the stack, as plain data (for logs, SIGUSR2 reports and the API). */
+  counters(): Record<string, unknown> {
+    return {
+      nic: this.endpoint.stats(),
+      iface: this.iface.stats,
+      tcp: this.tcp.stats,
+      udp: this.udp.stats,
+      dhcp: this.dhcp ? { state: this.dhcp.state, drops: this.dhcp.drops } : undefined,
+    };
+  }
+
   /** Addresses as text with prefix, e.g. ["10.0.0.2/24", "fe80::…/64"]. */
   addressTexts(): string[] {
     return this.iface.addresses().map((a) => `${format_addr(a.addr)}/${a.prefix}`);

@@ -45,8 +45,9 @@ peerTest(
     const kernel = await lab.host("k", vde.dir, { ipv4: "10.88.0.1/24" });
     const sw = await lab.weftSwitch();
     lab.spawn(
-      ["wirefilter", "-v", `${vde.dir}:${sw.dir}`, "-l", "2", "-d", "20+10", "-N"],
-      { name: "wirefilter" },
+      ["wirefilter", "-v", `${vde.dir}:${sw.dir}`, "-l", "2", "-d", "20+3", "-N"],
+      // wirefilter reads management commands on stdin and stops at its end: keep it open.
+      { name: "wirefilter", stdin: "piped" },
     );
     const pcap = lab.path("tcp.pcap");
     const dump = kernel.ns.spawn(

@@ -25,6 +25,7 @@ export const serveCommand: Command = {
     "  weft serve --switch vde:///tmp/sw --ip 10.0.0.2/24 --dir ./public",
     "  weft serve --switch vde:///tmp/sw --ip dhcp --ip6 auto --proxy 127.0.0.1:8080 --port 80",
     "  weft serve --switch vde:///tmp/sw --ip 10.0.0.2/24 --app ./app.ts   (export default app)",
+    "SIGUSR2 prints the stack's counters on stderr; SIGINT/SIGTERM stop it (releasing a DHCP lease).",
   ].join("\n"),
   options: {
     ...STACK_OPTIONS,
@@ -147,6 +148,10 @@ async function runService(
     );
   }
   ctx.print("weft serve: ready");
+  // Not SIGUSR1: in Deno that also opens the V8 inspector.
+  const report = () => ctx.logger.log("info", `counters ${JSON.stringify(stack.counters())}`);
+  Deno.addSignalListener("SIGUSR2", report);
+  ctx.signal.addEventListener("abort", () => Deno.removeSignalListener("SIGUSR2", report));
   ctx.signal.addEventListener("abort", () => listener.close());
   if (s.handler) {
     const server = serve(listener, s.handler, {

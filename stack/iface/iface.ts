@@ -844,11 +844,18 @@ export class Iface implements IpOutput, Timed {
   }
 
   #tx(frame: Uint8Array): boolean {
-    this.stats.framesOut++;
-    this.stats.bytesOut += frame.length;
-    if (this.#transmit(frame)) return true;
+    if (this.#transmit(frame)) {
+      this.stats.framesOut++;
+      this.stats.bytesOut += frame.length;
+      this.txBlocked = false;
+      return true;
+    }
+    this.txBlocked = true;
     return this.#drop("tx_rejected");
   }
+
+  /** See IpOutput.txBlocked. */
+  txBlocked = false;
 
   /** Send the packets that waited for `e`'s link-layer address. */
   #flush(e: NeighEntry): void {

@@ -189,7 +189,7 @@ export class TcpEngine implements TransportInput, Timed, TcbHost {
     const msl = opts.mslMs ?? 30000;
     this.cfg = {
       congestion: opts.congestion ?? "cubic",
-      sendBuffer: opts.sendBuffer ?? 256 * 1024,
+      sendBuffer: opts.sendBuffer ?? 2 * 1024 * 1024,
       recvBuffer: opts.recvBuffer ?? 256 * 1024,
       timeWaitMs: opts.timeWaitMs ?? 2 * msl,
       finWait2Ms: opts.finWait2Ms ?? 60000,

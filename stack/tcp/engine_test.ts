@@ -748,6 +748,28 @@ Deno.test("sendIp failure counts as a loss and the timer retransmits", () => {
   assertGreater(a.engine.stats.rtoTimeouts, 0);
 });
 
+Deno.test("a NIC that refuses (queue full) is back-pressure, not loss: no retransmits", () => {
+  const { net, a, b } = setup(34, { delayMs: 2 });
+  const p = connectPair(net, a, b, {}, {});
+  assert(net.run(() => p.s() !== undefined));
+  net.runFor(10);
+  const real = a.sendIp.bind(a);
+  // Every third segment finds the queue full (a NIC that accepts bursts of two).
+  let k = 0;
+  a.sendIp = (src, dst, proto, len) => {
+    a.txBlocked = ++k % 3 === 0;
+    return a.txBlocked ? false : real(src, dst, proto, len);
+  };
+  const size = 1 << 20;
+  p.c.opts.send = size;
+  p.c.pump();
+  assert(net.run(() => p.s()!.received === size));
+  assertEquals(p.s()!.mismatchAt, -1);
+  assertGreater(a.engine.stats.txBlocked, 0);
+  assertEquals(a.engine.stats.retransmits, 0);
+  assertEquals(a.engine.stats.rtoTimeouts, 0);
+});
+
 Deno.test("without window scaling the window stays at 64 KiB and ACKs stay one per two segments", () => {
   const { net, a, b } = setup(33, { delayMs: 2 }, { windowScaling: false }, {
     windowScaling: false,

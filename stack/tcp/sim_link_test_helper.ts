@@ -47,6 +47,8 @@ export class SimHost implements IpOutput {
   engine!: TcpEngine;
   /** Path MTU seen by this host (defaults to the link's). */
   mtu: number;
+  /** Set by a test that makes sendIp fail as a full NIC queue would. */
+  txBlocked = false;
 
   constructor(net: SimNet, addr: IpAddr, mtu: number) {
     this.net = net;

@@ -76,6 +76,8 @@ export interface TcpStats {
   keepaliveProbes: number;
   /** sendIp returned false (counted as a loss; the timer retransmits). */
   ipSendFailures: number;
+  /** Segments the NIC refused (queue full) and that were sent again later: not losses. */
+  txBlocked: number;
   drops: Record<string, number>;
 }
 
@@ -100,6 +102,7 @@ export function newStats(): TcpStats {
     zeroWindowProbes: 0,
     keepaliveProbes: 0,
     ipSendFailures: 0,
+    txBlocked: 0,
     drops: {},
   };
 }
@@ -125,6 +128,9 @@ export interface TcbConfig {
 }
 
 /** What a connection needs from its engine. */
+/** Retry delay after the NIC refused a segment: about the time a NIC queue needs to drain. */
+const TX_RETRY_MS = 1;
+
 export interface TcbHost {
   readonly ip: IpOutput;
   readonly clock: Clock;
@@ -313,6 +319,8 @@ export class Tcb implements TcpSocketCore {
   keepAt = Infinity;
   /** TIME-WAIT expiry, or the FIN-WAIT-2 timeout of a closed socket. */
   twAt = Infinity;
+  /** When to retry after the NIC refused a segment (local back-pressure); not migrated. */
+  txRetryAt = Infinity;
   retries = 0;
   persistBackoff = 0;
   keepProbes = 0;
@@ -1046,6 +1054,7 @@ export class Tcb implements TcpSocketCore {
           const fin = this.finPending && seq_add(s, dataLen) === dataEnd &&
             seq_gt(this.sndMax, dataEnd);
           const n = this.sendSeg(s, TCP_ACK | (fin ? TCP_FIN : 0), off, dataLen, now);
+          if (n < 0) break;
           this.highRxt = seq_add(s, Math.max(n + (fin && n === dataLen ? 1 : 0), 1));
           stats.retransmits++;
           if (this.sackOk) stats.sackRetransmits++;
@@ -1099,6 +1108,7 @@ export class Tcb implements TcpSocketCore {
       const off = seq_diff(this.sndNxt, this.sndBase);
       const flags = TCP_ACK | (len === avail && len > 0 ? TCP_PSH : 0) | (sendFin ? TCP_FIN : 0);
       const n = this.sendSeg(this.sndNxt, flags, off, len, now);
+      if (n < 0) break;
       const finSent = sendFin && n === len;
       if (retrans) stats.retransmits++;
       else if (!this.tsOk && this.rttSeq < 0) {
@@ -1141,6 +1151,7 @@ export class Tcb implements TcpSocketCore {
    * `flags` is then dropped).
    */
   sendSeg(seq: number, flags: number, off: number, len: number, now: number): number {
+    // (-1: the NIC refused the segment for now; see txRetryAt.)
     const host = this.host;
     const f = host.fields;
     const ip = host.ip;
@@ -1199,9 +1210,17 @@ export class Tcb implements TcpSocketCore {
     if (n > 0) n = this.snd.peek(off, tx, TX_HEADROOM + hl, n);
     emit_tcp(tx, TX_HEADROOM, f, n, this.pseudo);
     const stats = host.stats;
+    if (!ip.sendIp(this.localAddr, this.remoteAddr, 6, hl + n)) {
+      stats.ipSendFailures++;
+      if (ip.txBlocked) {
+        // The NIC's queue is full: nothing left, nothing lost. Try again in a moment.
+        stats.txBlocked++;
+        if (this.txRetryAt === Infinity) this.txRetryAt = now + TX_RETRY_MS;
+        return -1;
+      }
+    }
     stats.segmentsOut++;
     stats.bytesOut += n;
-    if (!ip.sendIp(this.localAddr, this.remoteAddr, 6, hl + n)) stats.ipSendFailures++;
     if (flags & TCP_ACK) {
       this.delackAt = Infinity;
       this.ackNow = false;
@@ -1264,11 +1283,19 @@ export class Tcb implements TcpSocketCore {
 
   /** The earliest deadline. */
   nextDeadline(): number {
-    return Math.min(this.rtoAt, this.delackAt, this.persistAt, this.keepAt, this.twAt);
+    return Math.min(
+      this.rtoAt,
+      this.delackAt,
+      this.persistAt,
+      this.keepAt,
+      this.twAt,
+      this.txRetryAt,
+    );
   }
 
   /** Run what is due at `now`. */
   onTimer(now: number): void {
+    if (this.txRetryAt <= now) this.txRetryAt = Infinity; // output() below sends what waited
     if (this.twAt <= now) {
       this.twAt = Infinity;
       if (this.state === "TIME-WAIT" || this.state === "FIN-WAIT-2") {
