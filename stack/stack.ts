@@ -65,6 +65,16 @@ export interface StackOptions {
   timers?: "real" | "manual";
 }
 
+export interface StackSnapshot {
+  version: 1;
+  mac: number;
+  /** The source stack's clock when the snapshot was taken. */
+  clockAt: number;
+  iface: unknown;
+  tcp: unknown;
+  dhcp: unknown;
+}
+
 export interface PingResult {
   seq: number;
   rttMs: number;
@@ -220,6 +230,47 @@ export class Stack implements SocketProvider {
   /** Addresses as text with prefix, e.g. ["10.0.0.2/24", "fe80::…/64"]. */
   addressTexts(): string[] {
     return this.iface.addresses().map((a) => `${format_addr(a.addr)}/${a.prefix}`);
+  }
+
+  // ---- state as plain data ----
+
+  /**
+   * The whole protocol state — addresses, routes, neighbour caches, path MTUs, the DHCP lease,
+   * every TCP connection with its sequence numbers, windows, timers (as deadlines on this stack's
+   * clock) and buffered bytes — as plain data (numbers, strings, arrays, Uint8Arrays; copy it
+   * with structuredClone). A stack built with `Stack.restore` on another endpoint, even in
+   * another process, carries on from it: the basis for migrating a daemon with its connections.
+   * UDP sockets are not included (datagram state is the application's).
+   */
+  snapshot(): StackSnapshot {
+    return {
+      version: 1,
+      mac: this.mac,
+      clockAt: this.clock.now(),
+      iface: this.iface.snapshot(),
+      tcp: this.tcp.snapshot(),
+      dhcp: this.dhcp?.snapshot(),
+    };
+  }
+
+  /**
+   * A stack that continues from `snap` on `opts.endpoint`. Returns it with the TCP listeners and
+   * connections restored, so the application can re-attach to them (their `onEvent`/`onAccept`).
+   */
+  static restore(
+    opts: Omit<StackOptions, "mac" | "ipv4" | "ipv6" | "gateways">,
+    snap: StackSnapshot,
+  ): { stack: Stack; listeners: TcpListenerCore[]; connections: TcpSocketCore[] } {
+    if (snap?.version !== 1) {
+      throw new TypeError("Cannot restore a stack: not a version 1 snapshot");
+    }
+    const stack = new Stack({ ...opts, mac: snap.mac, ipv4: snap.dhcp ? "dhcp" : undefined });
+    stack.iface.restore(snap.iface);
+    if (snap.dhcp && stack.dhcp) stack.dhcp.restore(snap.dhcp);
+    const restored = stack.tcp.restore(snap.tcp as Parameters<TcpEngine["restore"]>[0]);
+    stack.#readyResolve();
+    stack.kick();
+    return { stack, ...restored };
   }
 
   // ---- SocketProvider (stack/socket builds the Deno-shaped API on these) ----

@@ -22,7 +22,7 @@ Deno.test("cli: --version and --help exit 0", async () => {
   for (const word of ["switch", "plug", "cable", "vde:///", "stdio:", "cmd://"]) {
     assert(h.stdout.includes(word), `help mentions ${word}`);
   }
-  for (const cmd of ["switch", "plug", "cable", "demo"]) {
+  for (const cmd of ["switch", "plug", "cable", "demo", "serve", "ping", "fetch"]) {
     const c = await runWeft([cmd, "--help"]);
     assertEquals(c.code, 0, `${cmd} --help`);
     assertMatch(c.stdout, new RegExp(`^Usage: weft ${cmd}`));
@@ -45,6 +45,36 @@ Deno.test("cli: usage errors exit 2 with one clear line", async () => {
       /Cannot open endpoint "notascheme:\/\/x": unknown scheme "notascheme"/,
     ],
     [["cable", "vde:///nonexistent-weft-dir", "stdio:"], /nonexistent-weft-dir/],
+    [["serve", "--ip", "10.0.0.2/24", "--echo", "7"], /--switch URL is required/],
+    [
+      ["serve", "--switch", "vde:///x", "--ip", "10.0.0.300/24", "--echo", "7"],
+      /--ip "10.0.0.300\/24": expected IPv4\/prefix like 10.0.0.2\/24, or dhcp/,
+    ],
+    [
+      ["serve", "--switch", "vde:///x", "--ip", "10.0.0.2/24", "--echo", "7", "--dir", "."],
+      /choose exactly one of --dir, --proxy, --app, --echo \(got 2\)/,
+    ],
+    [["serve", "--switch", "vde:///x", "--echo", "7"], /give the stack an address/],
+    [
+      ["serve", "--switch", "vde:///x", "--ip", "10.0.0.2/24", "--proxy", "nocolon"],
+      /--proxy "nocolon": expected HOST:PORT/,
+    ],
+    [
+      ["serve", "--switch", "vde:///x", "--ip", "10.0.0.2/24", "--dir", "/nonexistent-weft"],
+      /--dir "\/nonexistent-weft": not a directory/,
+    ],
+    [
+      ["ping", "--switch", "vde:///x", "--ip", "10.0.0.9/24", "nohost"],
+      /"nohost": expected an IPv4 or IPv6 address/,
+    ],
+    [
+      ["ping", "--switch", "vde:///x", "--ip6", "fe80::1", "::1"],
+      /--ip6 "fe80::1": expected IPv6\/prefix/,
+    ],
+    [
+      ["fetch", "--switch", "vde:///x", "--ip", "10.0.0.9/24", "https://10.0.0.1/"],
+      /only http:\/\/ is supported/,
+    ],
   ];
   for (const [args, re] of cases) {
     const r = await runWeft(args);
@@ -53,8 +83,13 @@ Deno.test("cli: usage errors exit 2 with one clear line", async () => {
   }
 });
 
-Deno.test("cli: the demo moves frames across a switch and reports them", async () => {
+Deno.test("cli: the demo runs two stacks on a switch and moves HTTP between them", async () => {
   const r = await runWeft(["demo"]);
   assertEquals(r.code, 0, r.stderr);
-  assertMatch(r.stdout, /2000000 frames received of 2000000/);
+  assertMatch(
+    r.stdout,
+    /B GET http:\/\/10\.0\.0\.1\/ → 200 hello from stack A, you are 10\.0\.0\.2/,
+  );
+  assertMatch(r.stdout, /B GET http:\/\/\[fd00::1\]\/ → 200 hello from stack A, you are fd00::2/);
+  assertMatch(r.stdout, /B GET \/bytes\/64 → 67108864 bytes in [\d.]+ s: [\d.]+ MiB\/s/);
 });

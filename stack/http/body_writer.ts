@@ -9,13 +9,14 @@
  * stream ends that way, the size is known. A producing stream (SSE, a pipe) does not answer that
  * fast, so it goes chunked and its first chunk is not delayed.
  *
- * Throughput: output goes through one 256 KiB buffer, flushed when full or when the body source
+ * Throughput: output goes through one buffer (16 KiB, grown to 256 KiB for bulk bodies), flushed when full or when the body source
  * has nothing ready; chunks larger than that are written straight from the source, without a copy.
  */
 
 import { type ConnLike, write_all } from "./conn_like.ts";
 
 const OUT_SIZE = 256 * 1024;
+const OUT_START = 16 * 1024;
 /** Probing a body for its size reads at most this much ahead. */
 const PROBE_LIMIT = 8 * 1024 * 1024;
 const enc = new TextEncoder();
@@ -31,13 +32,19 @@ async function settles_soon(p: Promise<unknown>): Promise<boolean> {
 /** Buffered writer: coalesces small pieces into big writes. */
 export class Out {
   #conn: ConnLike;
-  #buf = new Uint8Array(OUT_SIZE);
+  // Starts small: most messages are a head and a short body; grows to OUT_SIZE for bulk bodies.
+  #buf = new Uint8Array(OUT_START);
   #len = 0;
   constructor(conn: ConnLike) {
     this.#conn = conn;
   }
 
   async add(p: Uint8Array): Promise<void> {
+    if (this.#len + p.length > this.#buf.length && this.#buf.length < OUT_SIZE) {
+      const bigger = new Uint8Array(OUT_SIZE);
+      bigger.set(this.#buf.subarray(0, this.#len));
+      this.#buf = bigger;
+    }
     if (this.#len + p.length <= this.#buf.length) {
       this.#buf.set(p, this.#len);
       this.#len += p.length;

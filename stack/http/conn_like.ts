@@ -10,6 +10,18 @@ export interface ConnLike {
   closeWrite?(): Promise<void>;
   readonly remoteAddr?: Deno.Addr;
   readonly localAddr?: Deno.Addr;
+  setNoDelay?(noDelay?: boolean): void;
+}
+
+/**
+ * HTTP exchanges are messages, not a byte stream: turn Nagle off (as Node's and Deno's servers
+ * do), or a response's small last segment waits for the ACK of the one before it, which the
+ * peer's delayed-ACK timer holds back (RFC 1122 §4.2.3.4 vs §4.2.3.2).
+ */
+export function no_delay(conn: ConnLike): void {
+  try {
+    conn.setNoDelay?.(true);
+  } catch { /* not a TCP connection */ }
 }
 
 /** Write all of `p` (conn.write may take fewer bytes, as Deno.Conn.write does). */

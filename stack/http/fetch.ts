@@ -8,7 +8,7 @@
  * not as an opaque one); no cookies, cache, CORS or decompression; `response.url` is empty.
  */
 
-import { close_quietly, type ConnLike } from "./conn_like.ts";
+import { close_quietly, type ConnLike, no_delay } from "./conn_like.ts";
 import { header_lines, Out, probe_body, write_body } from "./body_writer.ts";
 import { HttpReader, type MessageHead } from "./parser.ts";
 
@@ -32,6 +32,7 @@ export async function fetchVia(
   const hostname = url.hostname.startsWith("[") ? url.hostname.slice(1, -1) : url.hostname;
   const port = url.port === "" ? 80 : Number(url.port);
   const conn = await dial(hostname, port);
+  no_delay(conn);
   const on_abort = () => close_quietly(conn);
   signal.addEventListener("abort", on_abort, { once: true });
   let handed_over = false;

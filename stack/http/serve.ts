@@ -12,7 +12,7 @@
  * edge, not protocol code).
  */
 
-import { close_quietly, type ConnLike, write_all } from "./conn_like.ts";
+import { close_quietly, type ConnLike, no_delay, write_all } from "./conn_like.ts";
 import { header_lines, Out, probe_body, write_body } from "./body_writer.ts";
 import { header_value, HttpError, HttpReader, type MessageHead } from "./parser.ts";
 
@@ -128,6 +128,7 @@ export function serve(
           close_quietly(conn);
           break;
         }
+        no_delay(conn);
         const t = handle_conn(conn).finally(() => tasks.delete(t));
         tasks.add(t);
       }

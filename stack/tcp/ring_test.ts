@@ -1,4 +1,4 @@
-import { assert, assertEquals } from "@std/assert";
+import { assert, assertEquals, assertGreater } from "@std/assert";
 import { SeededRng } from "../../core/rng.ts";
 import { ByteRing } from "./ring.ts";
 
@@ -66,15 +66,16 @@ Deno.test("ByteRing: snapshot/restore keeps order and out-of-order bytes", () =>
   ]);
 });
 
-Deno.test("ByteRing: random operations match an array model", () => {
+Deno.test("ByteRing: random operations match an array model (incl. backing growth)", () => {
   const rng = new SeededRng(7);
-  for (const cap of [1, 5, 17, 64]) {
+  // 70,000 exceeds the 16 KiB initial backing: growth happens mid-wrap, with out-of-order bytes.
+  for (const [cap, steps] of [[1, 4000], [5, 4000], [17, 4000], [64, 4000], [70_000, 400]]) {
     const r = new ByteRing(cap);
     // virt[i] is the byte at head+i, or -1 when nothing was placed there.
     let virt: number[] = new Array(cap).fill(-1);
     let len = 0;
     let next = 0;
-    for (let step = 0; step < 4000; step++) {
+    for (let step = 0; step < steps; step++) {
       const op = rng.below(6);
       if (op === 0) {
         const n = rng.below(cap + 3);
@@ -123,5 +124,18 @@ Deno.test("ByteRing: random operations match an array model", () => {
     }
     assertEquals([...r.snapshot().data], virt.slice(0, len));
     assert(virt.slice(0, len).every((b) => b >= 0));
+    if (cap > 16384) assertGreater(r.allocated, 16384, "the backing grew");
   }
+});
+
+Deno.test("ByteRing: no backing memory until the first write, then only what is used", () => {
+  const r = new ByteRing(2 * 1024 * 1024);
+  assertEquals(r.allocated, 0);
+  r.write(new Uint8Array(1000));
+  assertEquals(r.allocated, 16 * 1024);
+  r.write(new Uint8Array(100_000));
+  assertEquals(r.allocated, 128 * 1024);
+  r.write(new Uint8Array(4 * 1024 * 1024));
+  assertEquals(r.allocated, 2 * 1024 * 1024);
+  assertEquals(r.length, 2 * 1024 * 1024);
 });
