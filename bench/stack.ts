@@ -34,6 +34,7 @@ import {
 } from "../tests/_harness/process.ts";
 import { sha256sum, writeRandomFile } from "../tests/_harness/http.ts";
 import { weftCommand } from "../tests/_harness/weft.ts";
+import { stackMemoryBench } from "./stack_memory.ts";
 import { median, table } from "./stats.ts";
 
 export const SIZES_MIB = [10, 20, 40] as const;
@@ -528,6 +529,14 @@ export function formatRows(rows: Row[]): string {
 const LW_SERVER = "kernel curl ← LWIPv6 server (lwhttp)";
 const LW_PAIR = "LWIPv6 ⇄ LWIPv6 (lwhttp get ← lwhttp serve)";
 
+/**
+ * The fabric the stacks and the kernel's TAP share. Both are measured: vde_switch is the paper's
+ * (and LWIPv6's native) setup; the weft switch holds the TAP itself (`tap://` by FFI, batched) and
+ * serves the same VDE directory protocol, so LWIPv6 attaches to it unchanged. Each table compares
+ * stacks on one fabric, so the fabric's own cost is common to both sides of every ratio.
+ */
+type Fabric = "vde_switch" | "weft switch";
+
 export async function stackBench(runs: number): Promise<string> {
   await using lab = await Lab.create("bench-stack");
   const www = await lab.mkdir("www");
@@ -541,46 +550,71 @@ export async function stackBench(runs: number): Promise<string> {
     await writeRandomFile(`${www}/${name}`, bytes);
     sha256[name] = await sha256sum(`${www}/${name}`);
   }
-  const kernel = await lab.netns("curl");
-  const peers = await lab.netns("stacks");
-  const switchDir = await switchWithTap(lab, kernel);
-  let host = 1;
-  const env: StackEnv = {
-    lab,
-    runs,
-    www,
-    sha256,
-    switchDir,
-    kernel,
-    peers,
-    lwhttp: await ensureLwhttp(),
-    nextIp: () => {
-      if (++host > 254) throw new Error(`out of addresses in ${NET}.0/${PREFIX}`);
-      return `${NET}.${host}/${PREFIX}`;
-    },
-  };
-  const lwSkip = "skip" in env.lwhttp ? env.lwhttp.skip : undefined;
-  const lw = "path" in env.lwhttp ? env.lwhttp.path : "";
+  const lwhttp = await ensureLwhttp();
   const noServe = await weftLacks("serve");
   const noFetch = noServe ?? await weftLacks("fetch");
+  const tables: string[] = [];
+  let veth: Row | undefined;
+  for (const fabric of ["weft switch", "vde_switch"] as Fabric[]) {
+    const kernel = await lab.netns(fabric === "vde_switch" ? "curlv" : "curlw");
+    const peers = await lab.netns(fabric === "vde_switch" ? "stacksv" : "stacksw");
+    const switchDir = fabric === "vde_switch"
+      ? await switchWithTap(lab, kernel)
+      : await weftSwitchWithTap(lab, kernel);
+    let host = 1;
+    const env: StackEnv = {
+      lab,
+      runs,
+      www,
+      sha256,
+      switchDir,
+      kernel,
+      peers,
+      lwhttp,
+      nextIp: () => {
+        if (++host > 254) throw new Error(`out of addresses in ${NET}.0/${PREFIX}`);
+        return `${NET}.${host}/${PREFIX}`;
+      },
+    };
+    const lwSkip = "skip" in env.lwhttp ? env.lwhttp.skip : undefined;
+    const lw = "path" in env.lwhttp ? env.lwhttp.path : "";
+    const rows: Row[] = [];
+    veth ??= await vethRow(env);
+    rows.push(veth);
+    rows.push(await serverRow(env, LW_SERVER, lwhttpServe(lw), { skip: lwSkip }));
+    rows.push(
+      await serverRow(env, "kernel curl ← weft serve", weftServe, {
+        skip: noServe,
+        vs: LW_SERVER,
+      }),
+    );
+    rows.push(await pairRow(env, LW_PAIR, lwhttpServe(lw), lwhttpFetch(lw), { skip: lwSkip }));
+    rows.push(
+      await pairRow(env, "weft ⇄ weft (weft fetch ← weft serve)", weftServe, weftFetch, {
+        skip: noFetch,
+        vs: LW_PAIR,
+      }),
+    );
+    const how = fabric === "vde_switch"
+      ? "curl in a namespace whose TAP is owned by a vde_switch (`vde_switch -t`)"
+      : "curl in a namespace whose TAP is held by a weft switch (`--connect tap://…?netns=…`)";
+    tables.push(
+      `### User-space stacks serving HTTP on a ${fabric} (median of ${runs}; fresh TCP ` +
+        `connection per GET)\n\nKernel side: ${how}; user-space stacks attach to the same ` +
+        `switch directory.\n\n` + formatRows(rows),
+    );
+  }
+  tables.push(stackMemoryBench());
+  return tables.join("\n\n");
+}
 
-  const rows: Row[] = [];
-  rows.push(await vethRow(env));
-  rows.push(await serverRow(env, LW_SERVER, lwhttpServe(lw), { skip: lwSkip }));
-  rows.push(
-    await serverRow(env, "kernel curl ← weft serve", weftServe, {
-      skip: noServe,
-      vs: LW_SERVER,
-    }),
-  );
-  rows.push(await pairRow(env, LW_PAIR, lwhttpServe(lw), lwhttpFetch(lw), { skip: lwSkip }));
-  rows.push(
-    await pairRow(env, "weft ⇄ weft (weft fetch ← weft serve)", weftServe, weftFetch, {
-      skip: noFetch,
-      vs: LW_PAIR,
-    }),
-  );
-  return `### User-space stacks serving HTTP (median of ${runs}; fresh TCP connection per GET)\n\n` +
-    `Kernel side: curl in a namespace whose TAP is owned by the vde_switch (\`vde_switch -t\`); ` +
-    `user-space stacks attach to the same switch directory.\n\n` + formatRows(rows);
+/** A weft switch holding `ns`'s TAP (tap0 at NET.1), serving a VDE directory for the stacks. */
+async function weftSwitchWithTap(lab: Lab, ns: Netns): Promise<string> {
+  const sw = await lab.weftSwitch(["--connect", `tap://tap0?netns=${ns.name}`]);
+  await waitUntil("tap0", async () => (await ns.exec(["ip", "link", "show", "tap0"])).success, {
+    timeoutMs: 30_000,
+  });
+  await ns.addAddress("tap0", `${NET}.1/${PREFIX}`);
+  await ns.linkUp("tap0");
+  return sw.dir;
 }
