@@ -857,6 +857,39 @@ export class Iface implements IpOutput, Timed {
   /** See IpOutput.txBlocked. */
   txBlocked = false;
 
+  /**
+   * An IP packet that reached our MAC but is addressed to none of our addresses (a host that uses
+   * us as its next hop): a router forwards it, and returns true when it took it (it is borrowed:
+   * copy to keep). Unset, or returning false, drops it as `ipv4_not_for_us` / `ipv6_not_for_us`.
+   */
+  onForeign: ((pkt: Uint8Array, off: number, len: number, version: 4 | 6) => boolean) | undefined;
+
+  /**
+   * Deliver unicast packets for any destination to the transports as if the address were ours
+   * (a slirp-like gateway terminates its guests' TCP and UDP flows: a wildcard listener sees the
+   * original destination as its local address and answers from it).
+   */
+  acceptAnyDestination = false;
+
+  /**
+   * Send a whole IP packet `pkt[off, off + len)` (header final: TTL / hop limit already lowered,
+   * checksum fixed) out of this interface, routed by its destination like our own packets and
+   * queued while the next hop's link address is resolved. For routers: one copy, into a buffer
+   * with room for the Ethernet header. False when dropped (counted: no_route, too_big, …); a
+   * router checks the MTU itself first so it can answer with ICMP too-big / frag-needed.
+   */
+  forwardPacket(pkt: Uint8Array, off: number, len: number): boolean {
+    const v6 = pkt[off] >>> 4 === 6;
+    const dst = v6 ? pkt.subarray(off + 24, off + 40) : pkt.subarray(off + 16, off + 20);
+    if (len > (v6 ? this.mtu6 : this.mtu)) return this.#drop("too_big");
+    if (!this.#route(dst)) return this.#drop("no_route");
+    const b = this.#fwd ??= new Uint8Array(14 + 65535);
+    b.set(pkt.subarray(off, off + len), 14);
+    this.stats.ipOut++;
+    return this.#link(b, 14, len, v6, this.#clock.now());
+  }
+  #fwd: Uint8Array | undefined;
+
   /** Send the packets that waited for `e`'s link-layer address. */
   #flush(e: NeighEntry): void {
     const q = e.pending;
@@ -1203,6 +1236,8 @@ export class Iface implements IpOutput, Timed {
     let bcast = this.#isBcastV4(d);
     if (!bcast && !this.#isLocalV4(d)) {
       if (ip.protocol === IP_PROTO_UDP && this.acceptAnyDstUdp4) bcast = true;
+      else if (this.acceptAnyDestination) { /* a transparent gateway terminates it */ }
+      else if (this.onForeign?.(buf, off, ip.total_length, 4)) return;
       else return void this.#drop("ipv4_not_for_us");
     }
     // RFC 1122 §3.2.1.3: a source must name one host.
@@ -1361,8 +1396,11 @@ export class Iface implements IpOutput, Timed {
       else return void this.#drop("ipv6_not_for_us");
     } else {
       const a = this.#findAddrAt(buf, dOff, 16);
-      if (a === undefined) return void this.#drop("ipv6_not_for_us");
-      tentative = a.state === "tentative";
+      if (a === undefined) {
+        if (this.acceptAnyDestination) { /* a transparent gateway terminates it */ }
+        else if (this.onForeign?.(buf, off, 40 + ip.payload_length, 6)) return;
+        else return void this.#drop("ipv6_not_for_us");
+      } else tentative = a.state === "tentative";
     }
     if (buf[so] === 0xff) return void this.#drop("ipv6_bad_src");
     const src = buf.subarray(so, so + 16), dst = buf.subarray(dOff, dOff + 16);
