@@ -9,7 +9,7 @@ import type { Command, CommandContext, ParsedArgs } from "./command.ts";
 import { expectPositionals, stringOpt } from "./command.ts";
 import { openStack, STACK_OPTIONS, stackConfigOf } from "./stack_options.ts";
 import { staticFiles } from "../services/static_files.ts";
-import { echo, relay } from "../services/tcp_relay.ts";
+import { echo, relay } from "../../stack/socket/relay.ts";
 
 type Handler = (req: Request, info: { remoteAddr: Deno.Addr }) => Response | Promise<Response>;
 

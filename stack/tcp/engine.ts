@@ -217,10 +217,15 @@ export class TcpEngine implements TransportInput, Timed, TcbHost {
   // ---------------------------------------------------------------------------------------------
   // Opening
 
-  /** Listen on `port` (all addresses when `addr` is undefined; one family when unspecified). */
+  /**
+   * Listen on `port` (all addresses when `addr` is undefined; one family when unspecified).
+   * Port 0 is a catch-all: it gets the connections for every port that has no listener of its
+   * own — a slirp-like gateway terminating its guests' flows to anywhere (the accepted
+   * connection's localAddr/localPort are the original destination).
+   */
   listen(port: number, addr?: IpAddr, backlog = 128): TcpListenerCore {
-    if (!Number.isInteger(port) || port < 1 || port > 65535) {
-      throw new RangeError(`Cannot listen on port ${port}: expected an integer 1-65535`);
+    if (!Number.isInteger(port) || port < 0 || port > 65535) {
+      throw new RangeError(`Cannot listen on port ${port}: expected an integer 0-65535`);
     }
     const list = this.#listeners.get(port) ?? [];
     for (const l of list) {
@@ -383,7 +388,7 @@ export class TcpEngine implements TransportInput, Timed, TcbHost {
       this.stats.synBacklogRefusals++; // the peer's SYN retransmission may find room later
       return;
     }
-    const t = new Tcb(this, dst, l.localPort, src, v.src_port);
+    const t = new Tcb(this, dst, v.dst_port, src, v.src_port); // v.dst_port: a catch-all listener (port 0) too
     this.#insert(t);
     t.listener = l;
     l.pending.push(t);
@@ -602,6 +607,10 @@ export class TcpEngine implements TransportInput, Timed, TcbHost {
   }
 
   #findListener(dst: IpAddr, port: number): TcpListener | undefined {
+    return this.#listenerOn(dst, port) ?? this.#listenerOn(dst, 0);
+  }
+
+  #listenerOn(dst: IpAddr, port: number): TcpListener | undefined {
     const list = this.#listeners.get(port);
     if (!list) return undefined;
     let best: TcpListener | undefined;

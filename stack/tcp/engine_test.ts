@@ -783,3 +783,16 @@ Deno.test("without window scaling the window stays at 64 KiB and ACKs stay one p
   assertLessOrEqual(b.engine.stats.segmentsOut, Math.ceil(size / 1448) / 2 + 20);
   assertEquals(a.engine.stats.retransmits, 0);
 });
+
+Deno.test("a catch-all listener (port 0) accepts connections to every port without its own listener", () => {
+  const { net, a, b } = setup(35, { delayMs: 1 });
+  const got: Array<[number, string]> = [];
+  b.engine.listen(0).onAccept = (c) => got.push([c.localPort, Array.from(c.localAddr).join(".")]);
+  const own = b.engine.listen(22);
+  let ownHits = 0;
+  own.onAccept = () => ownHits++;
+  for (const port of [80, 443, 22]) a.engine.connect(B, port);
+  assert(net.run(() => got.length === 2 && ownHits === 1));
+  assertEquals(got.map((g) => g[0]).sort(), [443, 80].sort());
+  assertEquals(got[0][1], Array.from(B).join("."));
+});

@@ -1,5 +1,5 @@
 /**
- * Byte relays between two connections: `weft serve --proxy` (each connection accepted on the
+ * Byte relays between two connections (used by `weft serve --proxy` (each connection accepted on the
  * stack's own IP is relayed to a local program, so an unmodified daemon gets an IP of its own) and
  * `--echo` (a connection relayed to itself). Half-close is carried across (RFC 9293 §3.6: one side's
  * FIN becomes closeWrite on the other), and a failure on either side closes both.
