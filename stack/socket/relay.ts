@@ -1,7 +1,7 @@
 /**
- * Byte relays between two connections (used by `weft serve --proxy` (each connection accepted on the
- * stack's own IP is relayed to a local program, so an unmodified daemon gets an IP of its own) and
- * `--echo` (a connection relayed to itself). Half-close is carried across (RFC 9293 §3.6: one side's
+ * Byte relays between two connections: `weft serve --proxy` (each connection accepted on the
+ * stack's own IP is relayed to a local program, so an unmodified daemon gets an IP of its own),
+ * `--echo` (a connection relayed to itself), and a gateway's NAT relays to host sockets. Half-close is carried across (RFC 9293 §3.6: one side's
  * FIN becomes closeWrite on the other), and a failure on either side closes both.
  */
 
