@@ -39,6 +39,9 @@ const benches: Record<string, () => Promise<string>> = {
   hosts: () => hostsBench(RUNS),
   vde: () => vdePeers(RUNS),
   stack: () => import("./stack.ts").then((m) => m.stackBench(RUNS)),
+  router: () => import("./router.ts").then((m) => m.routerBench(RUNS)),
+  api: () => import("./api_load.ts").then((m) => m.apiLoad({ runs: RUNS })),
+  gateway: () => import("./gateway.ts").then((m) => m.gatewayBench(RUNS)),
 };
 
 const names = Deno.args.length ? Deno.args : Object.keys(benches);

@@ -1,8 +1,10 @@
 /**
  * Serving the management app on a socket: `--api ADDR:PORT` (default 127.0.0.1:7780) or
- * `--api none`. Only loopback binds are accepted for now: the API is plain HTTP with a bearer
- * token, which must not cross a network in clear. HTTPS with the node identity (for binds beyond
- * loopback) is a later slice of issue 7.
+ * `--api none`. On loopback the API is plain HTTP (the token never leaves the host). Bound to any
+ * other address (`0.0.0.0:7780`, a LAN address) it is HTTPS with the node identity
+ * (cable/identity.ts, ECDSA P-256, self-signed): the bearer token must not cross a network in
+ * clear, and clients pin the certificate by the fingerprint `weft id` prints
+ * (`weft ctl --api https://HOST:PORT --fp sha256:…`), as for tls:// cables.
  */
 
 import { ConfigError } from "../core/errors.ts";
@@ -13,9 +15,11 @@ export const DEFAULT_API = "127.0.0.1:7780";
 export interface ApiAddress {
   hostname: string;
   port: number;
+  /** Whether the API is served over HTTPS (every bind beyond loopback). */
+  tls: boolean;
 }
 
-/** Parse `HOST:PORT` (`[::1]:PORT` for IPv6) or `none` (→ undefined). Loopback hosts only. */
+/** Parse `HOST:PORT` (`[::1]:PORT` for IPv6) or `none` (→ undefined). */
 export function parseApiAddress(text: string): ApiAddress | undefined {
   if (text === "none") return undefined;
   const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:\[\]]+)):(\d{1,5})$/.exec(text);
@@ -26,14 +30,7 @@ export function parseApiAddress(text: string): ApiAddress | undefined {
     );
   }
   const hostname = m[1] ?? m[2];
-  if (!isLoopback(hostname)) {
-    throw new ConfigError(
-      `Refusing --api "${text}": the API is served over plain HTTP, so only loopback addresses ` +
-        `(127.0.0.0/8, ::1, localhost) are allowed; HTTPS for other addresses is not there yet ` +
-        `(reach a remote node through ssh -L meanwhile)`,
-    );
-  }
-  return { hostname, port };
+  return { hostname, port, tls: !isLoopback(hostname) };
 }
 
 export function isLoopback(host: string): boolean {
@@ -41,7 +38,7 @@ export function isLoopback(host: string): boolean {
 }
 
 export interface ApiServer {
-  /** `http://HOST:PORT` with the bound port (after `:0`). */
+  /** `http://HOST:PORT` or `https://HOST:PORT` with the bound port (after `:0`). */
   readonly url: string;
   close(): Promise<void>;
 }
@@ -54,10 +51,15 @@ export function serveApi(
   addr: ApiAddress,
   fetch: (req: Request) => Response | Promise<Response>,
   logger: Logger,
+  tls?: { certPem: string; keyPem: string },
 ): ApiServer {
+  if (addr.tls && !tls) {
+    throw new ConfigError(`The API on ${addr.hostname} needs the node identity for HTTPS`);
+  }
   const server = Deno.serve({
     hostname: addr.hostname,
     port: addr.port,
+    ...(addr.tls && tls ? { cert: tls.certPem, key: tls.keyPem } : {}),
     onListen: () => {},
     onError: (e) => {
       logger.log("error", "api request failed", { error: String(e) });
@@ -67,7 +69,7 @@ export function serveApi(
   const a = server.addr as Deno.NetAddr;
   const host = a.hostname.includes(":") ? `[${a.hostname}]` : a.hostname;
   return {
-    url: `http://${host}:${a.port}`,
+    url: `${addr.tls ? "https" : "http"}://${host}:${a.port}`,
     close: () => server.shutdown(),
   };
 }

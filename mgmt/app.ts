@@ -27,8 +27,10 @@ import type { Node } from "./node.ts";
 import { ErrorBody, NodeInfo } from "./api/schemas.ts";
 import { switchRoutes } from "./api/switches.ts";
 import { eventRoutes } from "./api/events.ts";
+import { stackRoutes } from "./api/stacks.ts";
 import { exportTopology } from "./topology.ts";
 import { nodeView } from "./api/views.ts";
+import { dashboardRoutes } from "./dashboard/routes.ts";
 
 export const MAX_BODY_BYTES = 64 * 1024;
 
@@ -53,7 +55,9 @@ export function createApp(node: Node, opts: AppOptions): OpenAPIHono {
   app.onError((e, c) => errorResponse(e, c, logger));
   app.notFound((c) => c.json({ error: `No route ${c.req.method} ${c.req.path}` }, 404));
 
+  dashboardRoutes(app); // public static page, so before the token check; its data needs the token
   app.use("*", async (c, next) => {
+    node.apiRequests++;
     if (c.req.path === "/health") return await next();
     if (!bearerMatches(c.req.header("authorization"), opts.token)) {
       c.header("WWW-Authenticate", 'Bearer realm="weft"');
@@ -85,6 +89,7 @@ export function createApp(node: Node, opts: AppOptions): OpenAPIHono {
   );
 
   switchRoutes(app, node);
+  stackRoutes(app, node);
   eventRoutes(app, node);
   // The live topology as a file `weft up` accepts (`weft export` prints it).
   app.get(

@@ -97,7 +97,10 @@ Deno.test("api: /openapi.json documents every route and the request schemas", as
   assertMatch(doc.openapi, /^3\.0\./);
   assertEquals(doc.info.version, "9.9.9");
   assertEquals(Object.keys(doc.paths).sort(), [
+    "/api/v1/cables",
     "/api/v1/node",
+    "/api/v1/stacks",
+    "/api/v1/stacks/{name}",
     "/api/v1/switches",
     "/api/v1/switches/{name}",
     "/api/v1/switches/{name}/fdb",
@@ -109,6 +112,10 @@ Deno.test("api: /openapi.json documents every route and the request schemas", as
   assertEquals(methods("/api/v1/switches/{name}"), ["delete", "get", "patch"]);
   assertEquals(methods("/api/v1/switches/{name}/ports/{n}"), ["delete", "get", "patch"]);
   assertEquals(methods("/api/v1/switches/{name}/fdb"), ["delete", "get"]);
+  assertEquals(methods("/api/v1/stacks"), ["get", "post"]);
+  assertEquals(methods("/api/v1/stacks/{name}"), ["delete", "get"]);
+  assertEquals(methods("/api/v1/cables"), ["delete", "get", "post"]);
+  assertEquals(doc.components.schemas.StackCreate.required, ["name"]);
   const create = doc.components.schemas.SwitchCreate;
   assertEquals(create.required, ["name"]);
   assertEquals(create.additionalProperties, false);

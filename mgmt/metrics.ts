@@ -99,6 +99,31 @@ export function renderMetrics(node: Node): string {
     );
     e.add("weft_fdb_aged_total", "counter", "MAC table entries removed by ageing.", s, fdb.aged);
   }
+  e.declare("weft_stack_frames_total", "counter", "Frames through a stack's NIC, by direction.");
+  e.declare("weft_stack_bytes_total", "counter", "Bytes through a stack's NIC, by direction.");
+  e.declare("weft_stack_drops_total", "counter", "Frames a stack's NIC dropped, by reason.");
+  e.declare("weft_stack_tcp_connections", "gauge", "TCP connections of a stack (all states).");
+  e.declare("weft_stack_addresses", "gauge", "Addresses a stack has configured.");
+  for (const s of node.listStacks()) {
+    const l = { stack: s.name };
+    const c = s.stack.endpoint.stats();
+    e.add("weft_stack_frames_total", "counter", "", { ...l, direction: "in" }, c.framesIn);
+    e.add("weft_stack_frames_total", "counter", "", { ...l, direction: "out" }, c.framesOut);
+    e.add("weft_stack_bytes_total", "counter", "", { ...l, direction: "in" }, c.bytesIn);
+    e.add("weft_stack_bytes_total", "counter", "", { ...l, direction: "out" }, c.bytesOut);
+    for (const [reason, n] of Object.entries(c.drops)) {
+      e.add("weft_stack_drops_total", "counter", "", { ...l, reason }, n);
+    }
+    e.add("weft_stack_tcp_connections", "gauge", "", l, s.stack.tcp.connections.length);
+    e.add("weft_stack_addresses", "gauge", "", l, s.stack.addressTexts().length);
+  }
+  e.add(
+    "weft_api_requests_total",
+    "counter",
+    "HTTP requests the management API received, answered or refused.",
+    {},
+    node.apiRequests,
+  );
   const mem = Deno.memoryUsage();
   e.add("process_resident_memory_bytes", "gauge", "Resident memory size in bytes.", {}, mem.rss);
   e.add("weft_heap_used_bytes", "gauge", "JavaScript heap in use, in bytes.", {}, mem.heapUsed);

@@ -14,7 +14,7 @@ import type { Endpoint } from "../core/endpoint.ts";
 import { type Clock, systemClock } from "../core/clock.ts";
 import { ConfigError, ConflictError, NotFoundError } from "../core/errors.ts";
 import { EventBus } from "../core/events.ts";
-import { type Logger, silentLogger } from "../core/log.ts";
+import { type Level, type Logger, silentLogger } from "../core/log.ts";
 import {
   type EndpointListener,
   listenEndpoints,
@@ -24,7 +24,42 @@ import {
 import { VdeServer } from "../cable/vde_server.ts";
 import { MAX_MTU, Switch } from "../switch/switch.ts";
 import type { Port } from "../switch/port.ts";
-import { parseVlanMode, type VlanMode } from "../switch/vlan.ts";
+import { DEFAULT_VLAN, parseVlanMode, type VlanMode } from "../switch/vlan.ts";
+import { createPair } from "../cable/pair.ts";
+import { Stack } from "../stack/stack.ts";
+import {
+  checkStackSpec,
+  type RunningService,
+  type StackSpec,
+  startService,
+} from "./stack_resource.ts";
+
+import { Gateway } from "../router/gateway/gateway.ts";
+import { type DhcpSpec, type ForwardSpec, validateGateway } from "../router/gateway/config.ts";
+
+export type { StackSpec } from "./stack_resource.ts";
+
+/** A gateway (router/gateway/gateway.ts: NAT to host sockets, DHCP, DNS, port forwards). */
+export interface GatewaySpec {
+  name: string;
+  /** A switch of this node (exclusive with `url`). */
+  switch?: string;
+  url?: string;
+  /** The LAN, e.g. `10.0.2.0/24`. */
+  cidr: string;
+  gatewayAddr?: string;
+  ip6?: string;
+  dhcp?: { start: string; end: string; leaseSeconds?: number };
+  dns?: boolean;
+  forwards?: ForwardSpec[];
+}
+
+export interface ManagedGateway {
+  readonly name: string;
+  readonly spec: GatewaySpec;
+  readonly gateway: Gateway;
+  readonly port?: Port;
+}
 
 /** Switch names: safe in URLs, metric labels and logs without escaping. */
 export const SWITCH_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
@@ -55,6 +90,31 @@ export interface SwitchPatch {
   ageingSec?: number;
   macLimit?: number;
   ports?: number;
+  /**
+   * The whole VLAN configuration, port → mode: kept for ports that attach later and applied to
+   * the ports in use; ports not named get the default (access:1).
+   */
+  vlans?: Iterable<[number, VlanMode]>;
+}
+
+/** A user-space stack the node runs, with the spec it was created from (for `weft export`). */
+export interface ManagedStack {
+  readonly name: string;
+  readonly spec: StackSpec;
+  readonly stack: Stack;
+  /** The switch port the stack is plugged into, when attached to a switch of this node. */
+  readonly port?: Port;
+  readonly service?: RunningService;
+}
+
+/** A cable of a switch: a URL it dialled (`connect`) or accepts cables on (`listen`). */
+export interface CableInfo {
+  switch: string;
+  direction: "connect" | "listen";
+  url: string;
+  /** The switch port a dialled cable is plugged into (while plugged in). */
+  port?: Port;
+  listener?: EndpointListener;
 }
 
 export interface PortPatch {
@@ -72,6 +132,10 @@ export interface ManagedSwitch {
   /** The URLs this switch dialled and listens on, as given (for `weft export`). */
   readonly connects: string[];
   readonly listenUrls: string[];
+  /** The port each dialled URL got (cables dialled through `connect()`). */
+  readonly connectPorts?: Map<string, Port>;
+  /** The listener of each listen URL (listeners opened through `listen()`). */
+  readonly listenersByUrl?: Map<string, EndpointListener>;
 }
 
 export interface NodeOptions {
@@ -92,9 +156,15 @@ export class Node {
   readonly logger: Logger;
   readonly stateDir: string | undefined;
   readonly startedAt: number;
+  /** HTTP requests the management API received (any route, any answer). */
+  apiRequests = 0;
   #switches = new Map<string, ManagedSwitch>();
   /** Names being created (awaiting a socket): taken, so a concurrent create gets 409. */
   #pending = new Set<string>();
+  #stacks = new Map<string, ManagedStack>();
+  #pendingStacks = new Set<string>();
+  #gateways = new Map<string, ManagedGateway>();
+  #pendingGateways = new Set<string>();
 
   constructor(opts: NodeOptions) {
     this.id = opts.id;
@@ -112,7 +182,11 @@ export class Node {
 
   /** What this node does, derived from what it runs (cables, stacks… join as they land). */
   get roles(): string[] {
-    return this.#switches.size > 0 ? ["switch"] : [];
+    const roles: string[] = [];
+    if (this.#switches.size > 0) roles.push("switch");
+    if (this.#stacks.size > 0) roles.push("stack");
+    if (this.#gateways.size > 0) roles.push("gateway");
+    return roles;
   }
 
   get openContext(): OpenContext {
@@ -127,7 +201,14 @@ export class Node {
     const sw = this.#newSwitch(spec);
     this.#pending.add(sw.name);
     try {
-      const m: ManagedSwitch = { switch: sw, listeners: [], connects: [], listenUrls: [] };
+      const m: ManagedSwitch = {
+        switch: sw,
+        listeners: [],
+        connects: [],
+        listenUrls: [],
+        connectPorts: new Map(),
+        listenersByUrl: new Map(),
+      };
       if (sock !== undefined) {
         m.server = await VdeServer.listen(sock, {
           logger: this.logger,
@@ -163,7 +244,14 @@ export class Node {
       clock: this.clock,
       events: this.events,
     });
-    for (const [port, mode] of spec.portVlans ?? []) sw.portVlans.set(port, mode);
+    for (const [port, mode] of spec.portVlans ?? []) {
+      if (!Number.isSafeInteger(port) || port < 1 || port > sw.maxPorts) {
+        throw new ConfigError(
+          `Invalid VLAN port ${port} of switch "${name}": expected 1 to ${sw.maxPorts}`,
+        );
+      }
+      sw.portVlans.set(port, mode);
+    }
     return sw;
   }
 
@@ -171,22 +259,30 @@ export class Node {
   async listen(name: string, url: string): Promise<EndpointListener> {
     const m = this.get(name);
     const sw = m.switch;
+    if (m.listenUrls.includes(url)) {
+      throw new ConflictError(`Switch "${name}" already listens on "${url}"`);
+    }
     const l = await listenEndpoints(url, {
       ...this.openContext,
       accept: (endpoint, description) => void sw.attach(endpoint, { description }),
     });
     m.listeners.push(l);
     m.listenUrls.push(url);
+    m.listenersByUrl?.set(url, l);
     return l;
   }
 
   /** Dial a cable and plug it into a switch; the URL is kept for `weft export`. */
   async connect(name: string, url: string): Promise<Port> {
     const m = this.get(name);
+    if (m.connects.includes(url)) {
+      throw new ConflictError(`Switch "${name}" already has a cable to "${url}"`);
+    }
     const ep = await openEndpoint(url, this.openContext);
     try {
       const port = m.switch.attach(ep);
       m.connects.push(url);
+      m.connectPorts?.set(url, port);
       return port;
     } catch (e) {
       ep.close();
@@ -209,9 +305,66 @@ export class Node {
     return [...this.#switches.values()];
   }
 
+  /** Every cable of every switch: the URLs dialled, then the URLs listened on. */
+  cables(): CableInfo[] {
+    const out: CableInfo[] = [];
+    for (const m of this.list()) {
+      const name = m.switch.name;
+      for (const url of m.connects) {
+        const port = m.connectPorts?.get(url);
+        out.push({
+          switch: name,
+          direction: "connect",
+          url,
+          port: port && m.switch.port(port.number) === port ? port : undefined,
+        });
+      }
+      for (const url of m.listenUrls) {
+        out.push({ switch: name, direction: "listen", url, listener: m.listenersByUrl?.get(url) });
+      }
+    }
+    return out;
+  }
+
+  /**
+   * Drop a cable: a dialled one is unplugged (its endpoint closed, so a reconnecting cable stops
+   * trying); a listener stops accepting (cables it accepted stay plugged in as ports).
+   */
+  deleteCable(name: string, url: string, direction?: "connect" | "listen"): void {
+    const m = this.get(name);
+    const ci = direction === "listen" ? -1 : m.connects.indexOf(url);
+    const li = direction === "connect" ? -1 : m.listenUrls.indexOf(url);
+    if (ci < 0 && li < 0) {
+      throw new NotFoundError(`Switch "${name}" has no cable "${url}"`);
+    }
+    if (ci >= 0) {
+      m.connects.splice(ci, 1);
+      const port = m.connectPorts?.get(url) ??
+        m.switch.ports().find((p) => p.endpoint.url === url);
+      m.connectPorts?.delete(url);
+      if (port && m.switch.port(port.number) === port) m.switch.detach(port);
+      return;
+    }
+    m.listenUrls.splice(li, 1);
+    const l = m.listenersByUrl?.get(url);
+    m.listenersByUrl?.delete(url);
+    if (l) {
+      const i = m.listeners.indexOf(l);
+      if (i >= 0) m.listeners.splice(i, 1);
+      l.close();
+    }
+  }
+
   /** Stop a switch: its listeners and VDE server close, every port's endpoint is closed. */
   deleteSwitch(name: string): void {
     const m = this.get(name);
+    const users = [
+      ...this.listStacks().filter((s) => s.spec.switch === name).map((s) => `stack ${s.name}`),
+      ...this.listGateways().filter((g) => g.spec.switch === name).map((g) => `gateway ${g.name}`),
+    ];
+    if (users.length > 0) {
+      throw new ConflictError(`Switch "${name}" carries ${users.join(", ")}: delete them first`);
+    }
     this.#switches.delete(name);
     for (const l of m.listeners) l.close();
     m.server?.close();
@@ -243,6 +396,19 @@ export class Node {
         `Cannot change ports of running switch "${name}" from ${sw.maxPorts} to ${patch.ports}: ` +
           `the port count is fixed when the switch is created; delete and create it again`,
       );
+    }
+    const vlans = patch.vlans === undefined ? undefined : new Map<number, VlanMode>(patch.vlans);
+    for (const port of vlans?.keys() ?? []) {
+      if (!Number.isSafeInteger(port) || port < 1 || port > sw.maxPorts) {
+        throw new ConfigError(
+          `Invalid VLAN port ${port} of switch "${name}": expected 1 to ${sw.maxPorts}`,
+        );
+      }
+    }
+    if (vlans) {
+      sw.portVlans.clear();
+      for (const [port, mode] of vlans) sw.portVlans.set(port, mode);
+      for (const p of sw.ports()) sw.setVlan(p, vlans.get(p.number) ?? DEFAULT_VLAN);
     }
     if (patch.hub !== undefined && patch.hub !== sw.hub) {
       sw.hub = patch.hub;
@@ -296,11 +462,192 @@ export class Node {
   }
 
   /**
+   * Start a user-space stack: on a switch of this node (through an in-process pair cable) or on
+   * any endpoint URL, with static, DHCP and/or SLAAC addresses and optionally one service. All
+   * input is checked before anything opens; a failure while starting closes what was opened.
+   * Addresses from DHCP or SLAAC appear later (the stack's view shows them as they come).
+   */
+  async createStack(spec: StackSpec): Promise<ManagedStack> {
+    const name = spec.name;
+    if (!SWITCH_NAME.test(name)) {
+      throw new ConfigError(
+        `Invalid stack name "${name}": expected 1 to 64 letters, digits, "_", "." or "-", ` +
+          `starting with a letter or digit`,
+      );
+    }
+    if (this.#stacks.has(name) || this.#pendingStacks.has(name)) {
+      throw new ConflictError(`Stack "${name}" already exists`);
+    }
+    const checked = await checkStackSpec(spec);
+    const m = spec.switch === undefined ? undefined : this.get(spec.switch);
+    if (this.#stacks.has(name) || this.#pendingStacks.has(name)) {
+      throw new ConflictError(`Stack "${name}" already exists`);
+    }
+    this.#pendingStacks.add(name);
+    let endpoint: Endpoint | undefined;
+    let port: Port | undefined;
+    let stack: Stack | undefined;
+    try {
+      if (m) {
+        const [ours, theirs] = createPair(`stack:${name}`);
+        try {
+          port = m.switch.attach(ours, { description: `stack ${name}` });
+        } catch (e) {
+          ours.close();
+          throw e;
+        }
+        endpoint = theirs;
+      } else {
+        endpoint = await openEndpoint(spec.url!, this.openContext);
+      }
+      // The stack keeps real time even on a node with a test clock: ARP, DAD and TCP timers run
+      // on its own timer (stack/stack.ts), and the API only reads its state.
+      stack = new Stack({
+        endpoint,
+        ipv4: checked.ipv4,
+        ipv6: checked.ipv6,
+        gateways: checked.gateways,
+      });
+      const service = spec.service
+        ? startService(stack, spec.service, checked, this.logger)
+        : undefined;
+      const ms: ManagedStack = { name, spec: structuredClone(spec), stack, port, service };
+      this.#stacks.set(name, ms);
+      this.events.emit({ type: "stack.created", stack: name });
+      if (spec.service) {
+        this.events.emit({
+          type: "service.started",
+          stack: name,
+          kind: spec.service.kind,
+          port: spec.service.port,
+        });
+      }
+      return ms;
+    } catch (e) {
+      if (stack) await stack.close();
+      else endpoint?.close();
+      throw e;
+    } finally {
+      this.#pendingStacks.delete(name);
+    }
+  }
+
+  getStack(name: string): ManagedStack {
+    const s = this.#stacks.get(name);
+    if (!s) throw new NotFoundError(`No stack named "${name}"`);
+    return s;
+  }
+
+  listStacks(): ManagedStack[] {
+    return [...this.#stacks.values()];
+  }
+
+  /**
+   * Stop a stack: its service stops accepting, a DHCP lease is released, and its NIC closes (a
+   * stack on a switch of this node leaves its port). The name is free again at once.
+   */
+  async deleteStack(name: string): Promise<void> {
+    const s = this.getStack(name);
+    this.#stacks.delete(name);
+    const stopping = s.service?.stop().catch(() => {});
+    await s.stack.close();
+    // A keep-alive HTTP connection may hold the service open: bounded.
+    if (stopping) {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([stopping, new Promise((r) => timer = setTimeout(r, 500))]);
+      clearTimeout(timer);
+    }
+    if (s.spec.service) {
+      this.events.emit({ type: "service.stopped", stack: name, kind: s.spec.service.kind });
+    }
+    this.events.emit({ type: "stack.deleted", stack: name });
+  }
+
+  /**
+   * Start a gateway on a switch of this node (in-process pair cable) or any endpoint URL. The
+   * addressing and forwards are checked (router/gateway/config.ts) before anything opens.
+   */
+  async createGateway(spec: GatewaySpec): Promise<ManagedGateway> {
+    const name = spec.name;
+    if (!SWITCH_NAME.test(name)) {
+      throw new ConfigError(
+        `Invalid gateway name "${name}": expected 1 to 64 letters, digits, "_", "." or "-", ` +
+          `starting with a letter or digit`,
+      );
+    }
+    const taken = () => this.#gateways.has(name) || this.#pendingGateways.has(name);
+    if (taken()) throw new ConflictError(`Gateway "${name}" already exists`);
+    if ((spec.switch === undefined) === (spec.url === undefined)) {
+      throw new ConfigError(
+        `Invalid gateway "${name}": give exactly one of switch (a switch name) or url`,
+      );
+    }
+    const dhcp: DhcpSpec | false = spec.dhcp ? { ...spec.dhcp } : false;
+    validateGateway({ ...spec, dhcp });
+    const m = spec.switch === undefined ? undefined : this.get(spec.switch);
+    this.#pendingGateways.add(name);
+    let endpoint: Endpoint | undefined;
+    let port: Port | undefined;
+    try {
+      if (m) {
+        const [ours, theirs] = createPair(`gateway:${name}`);
+        try {
+          port = m.switch.attach(ours, { description: `gateway ${name}` });
+        } catch (e) {
+          ours.close();
+          throw e;
+        }
+        endpoint = theirs;
+      } else endpoint = await openEndpoint(spec.url!, this.openContext);
+      const gateway = await Gateway.start({
+        endpoint,
+        cidr: spec.cidr,
+        gatewayAddr: spec.gatewayAddr,
+        ip6: spec.ip6,
+        dhcp,
+        dns: spec.dns ?? false,
+        forwards: spec.forwards,
+        logger: (level, msg, fields) =>
+          this.logger.log(level as Level, msg, { gateway: name, ...fields }),
+      });
+      const mg: ManagedGateway = { name, spec: structuredClone(spec), gateway, port };
+      this.#gateways.set(name, mg);
+      this.events.emit({ type: "gateway.created", gateway: name });
+      return mg;
+    } catch (e) {
+      endpoint?.close();
+      throw e;
+    } finally {
+      this.#pendingGateways.delete(name);
+    }
+  }
+
+  getGateway(name: string): ManagedGateway {
+    const g = this.#gateways.get(name);
+    if (!g) throw new NotFoundError(`No gateway named "${name}"`);
+    return g;
+  }
+
+  listGateways(): ManagedGateway[] {
+    return [...this.#gateways.values()];
+  }
+
+  /** Stop a gateway: its forwards stop listening on the host, its NIC closes. */
+  async deleteGateway(name: string): Promise<void> {
+    const g = this.getGateway(name);
+    this.#gateways.delete(name);
+    await g.gateway.close();
+    this.events.emit({ type: "gateway.deleted", gateway: name });
+  }
+
+  /**
    * Stop everything (idempotent) and wait, bounded, for the VDE servers and listeners to finish
    * (a VDE server removes the directory it created), so a process can exit right after.
    */
   async close(timeoutMs = 2000): Promise<void> {
     const closing: Promise<void>[] = [];
+    for (const s of this.listStacks()) closing.push(this.deleteStack(s.name));
+    for (const g of this.listGateways()) closing.push(this.deleteGateway(g.name));
     for (const m of this.list()) {
       closing.push(...m.listeners.map((l) => l.closed));
       if (m.server) closing.push(m.server.closed);

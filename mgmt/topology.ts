@@ -12,6 +12,13 @@
  *     vlans: { 1: access:10, 4: "trunk:10,20,native:30" }
  *     connect: [ "tls://hostB:7443?fp=sha256:…&token-file=/etc/weft/tokens" ]
  *     listen: [ "tls://0.0.0.0:7443?token-file=/etc/weft/tokens" ]
+ * stacks:
+ *   - name: web
+ *     switch: sw0              # a switch of this file (or url: vde:///…, tap://…)
+ *     ipv4: 10.0.0.2/24        # or dhcp
+ *     ipv6: [ auto ]
+ *     gateways: [ 10.0.0.1 ]
+ *     service: { kind: dir, port: 80, path: /srv/www }   # or echo, or proxy with target
  * ```
  *
  * Parsing is all or nothing: YAML syntax, unknown keys, wrong types and bad values (VLAN modes,
@@ -23,6 +30,7 @@ import { z } from "zod";
 import { ConfigError } from "../core/errors.ts";
 import { formatVlanMode, parseVlanMode, type VlanMode } from "../switch/vlan.ts";
 import { LIMITS, type Node, SWITCH_NAME } from "./node.ts";
+import { checkStackText, type StackSpec } from "./stack_resource.ts";
 
 const range = (r: { min: number; max: number }) => z.number().int().min(r.min).max(r.max);
 
@@ -39,9 +47,25 @@ const SwitchEntry = z.strictObject({
   listen: z.array(z.string()).optional(),
 });
 
+const StackEntry = z.strictObject({
+  name: z.string().regex(SWITCH_NAME, "letters, digits, _ . - (up to 64)"),
+  switch: z.string().optional(),
+  url: z.string().min(1).optional(),
+  ipv4: z.string().optional(),
+  ipv6: z.array(z.string()).optional(),
+  gateways: z.array(z.string()).optional(),
+  service: z.strictObject({
+    kind: z.enum(["echo", "dir", "proxy"]),
+    port: z.number().int().min(1).max(65535),
+    path: z.string().min(1).optional(),
+    target: z.string().min(1).optional(),
+  }).optional(),
+});
+
 const TopologyFile = z.strictObject({
   api: z.string().optional(),
-  switches: z.array(SwitchEntry).min(1),
+  switches: z.array(SwitchEntry).default([]),
+  stacks: z.array(StackEntry).default([]),
 });
 
 export interface SwitchTopology {
@@ -60,10 +84,15 @@ export interface SwitchTopology {
 export interface Topology {
   api?: string;
   switches: SwitchTopology[];
+  stacks: StackSpec[];
 }
 
 /** Parse and check a topology; ConfigError `FILE:LINE:COL: …` on any problem. */
-export function parseTopology(text: string, file = "topology.yaml"): Topology {
+export function parseTopology(
+  text: string,
+  file = "topology.yaml",
+  opts: { allowEmpty?: boolean } = {},
+): Topology {
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false });
   const at = (offset: number | undefined) => {
@@ -106,7 +135,30 @@ export function parseTopology(text: string, file = "topology.yaml"): Topology {
     }
     return { ...s, portVlans, connect: s.connect ?? [], listen: s.listen ?? [] };
   });
-  return { api: parsed.data.api, switches };
+  const stackNames = new Set<string>();
+  const stacks = parsed.data.stacks.map((s, i) => {
+    if (stackNames.has(s.name)) {
+      throw new ConfigError(`${where(["stacks", i, "name"])}: stack "${s.name}" is named twice`);
+    }
+    stackNames.add(s.name);
+    if (s.switch !== undefined && !names.has(s.switch)) {
+      throw new ConfigError(
+        `${
+          where(["stacks", i, "switch"])
+        }: stacks.${i}.switch: no switch "${s.switch}" in this file`,
+      );
+    }
+    try {
+      checkStackText(s);
+    } catch (e) {
+      throw new ConfigError(`${where(["stacks", i])}: ${(e as Error).message}`);
+    }
+    return s as StackSpec;
+  });
+  if (switches.length === 0 && stacks.length === 0 && !opts.allowEmpty) {
+    throw new ConfigError(`${where(["switches"])}: switches: a topology needs a switch or a stack`);
+  }
+  return { api: parsed.data.api, switches, stacks };
 }
 
 /**
@@ -137,5 +189,32 @@ export function exportTopology(node: Node, api?: string): string {
       ...(m.listenUrls.length > 0 ? { listen: [...m.listenUrls] } : {}),
     };
   });
-  return stringify({ ...(api ? { api } : {}), switches });
+  const stacks = node.listStacks().map((s) => stackEntryOf(s.spec));
+  return stringify({
+    ...(api ? { api } : {}),
+    ...(switches.length > 0 ? { switches } : {}),
+    ...(stacks.length > 0 ? { stacks } : {}),
+  });
+}
+
+/** A stack spec with only the keys given, in a fixed order (so exports compare as text). */
+export function stackEntryOf(s: StackSpec): StackSpec {
+  return {
+    name: s.name,
+    ...(s.switch !== undefined ? { switch: s.switch } : {}),
+    ...(s.url !== undefined ? { url: s.url } : {}),
+    ...(s.ipv4 !== undefined ? { ipv4: s.ipv4 } : {}),
+    ...(s.ipv6?.length ? { ipv6: [...s.ipv6] } : {}),
+    ...(s.gateways?.length ? { gateways: [...s.gateways] } : {}),
+    ...(s.service
+      ? {
+        service: {
+          kind: s.service.kind,
+          port: s.service.port,
+          ...(s.service.path !== undefined ? { path: s.service.path } : {}),
+          ...(s.service.target !== undefined ? { target: s.service.target } : {}),
+        },
+      }
+      : {}),
+  };
 }

@@ -1,6 +1,7 @@
 import { assertEquals, assertThrows } from "@std/assert";
 import { ConfigError } from "../core/errors.ts";
-import { parseTopology } from "./topology.ts";
+import { exportTopology, parseTopology } from "./topology.ts";
+import { Node } from "./node.ts";
 
 const GOOD = `api: 127.0.0.1:0
 switches:
@@ -36,4 +37,65 @@ Deno.test("topology: every error names the file, line and column", () => {
     const e = assertThrows(() => parseTopology(text, "f.yaml"), ConfigError);
     assertEquals(e.message.slice(0, start.length), start, `for:\n${text}\ngot: ${e.message}`);
   }
+});
+
+Deno.test("topology: stacks — parsed, checked with line and column, exported in a fixed order", async () => {
+  const text = `switches:
+  - name: sw0
+stacks:
+  - name: web
+    switch: sw0
+    ipv4: 10.0.0.2/24
+    ipv6: [ auto ]
+    service: { port: 7, kind: echo }
+`;
+  const t = parseTopology(text, "f.yaml");
+  assertEquals(t.stacks, [{
+    name: "web",
+    switch: "sw0",
+    ipv4: "10.0.0.2/24",
+    ipv6: ["auto"],
+    service: { port: 7, kind: "echo" },
+  }]);
+  const cases: [string, string][] = [
+    [
+      "switches:\n  - name: a\nstacks:\n  - name: s\n    switch: b\n    ipv4: dhcp\n",
+      'f.yaml:5:13: stacks.0.switch: no switch "b"',
+    ],
+    [
+      "stacks:\n  - name: s\n    url: vde:///x\n    ipv4: 10.0.0.1\n",
+      'f.yaml:2:5: Invalid ipv4 "10.0.0.1"',
+    ],
+    ["stacks:\n  - name: s\n    url: vde:///x\n", "f.yaml:2:5: Invalid stack"],
+    [
+      "stacks:\n  - { name: s, url: x, ipv4: dhcp }\n  - { name: s, url: y, ipv4: dhcp }\n",
+      'f.yaml:3:13: stack "s" is named twice',
+    ],
+    [
+      "stacks:\n  - name: s\n    url: x\n    ipv4: dhcp\n    service: { kind: ftp, port: 1 }\n",
+      "f.yaml:5:22: stacks.0.service.kind",
+    ],
+  ];
+  for (const [bad, start] of cases) {
+    const e = assertThrows(() => parseTopology(bad, "f.yaml"), ConfigError);
+    assertEquals(e.message.slice(0, start.length), start, `for:\n${bad}\ngot: ${e.message}`);
+  }
+  // A node with the file's stack exports it with keys in one order, and re-parses the same.
+  const node = new Node({ id: "n", version: "0" });
+  try {
+    await node.createSwitch({ name: "sw0" });
+    await node.createStack(t.stacks[0]);
+    const out = exportTopology(node);
+    assertEquals(parseTopology(out, "out.yaml").stacks, [{
+      name: "web",
+      switch: "sw0",
+      ipv4: "10.0.0.2/24",
+      ipv6: ["auto"],
+      service: { kind: "echo", port: 7 },
+    }]);
+    assertEquals(exportTopology(node), out);
+  } finally {
+    await node.close();
+  }
+  assertEquals(parseTopology("{}\n", "e.yaml", { allowEmpty: true }).switches, []);
 });

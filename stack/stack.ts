@@ -25,7 +25,7 @@ import {
   type IpAddr,
   parse_addr,
 } from "./addr.ts";
-import { Iface } from "./iface/iface.ts";
+import { eui64, Iface } from "./iface/iface.ts";
 import { DhcpClient, type DhcpLease } from "./iface/dhcp_client.ts";
 import { TcpEngine } from "./tcp/engine.ts";
 import type { CongestionName } from "./tcp/congestion.ts";
@@ -152,6 +152,15 @@ export class Stack implements SocketProvider {
     } else {
       if (opts.ipv4) this.iface.addAddress(opts.ipv4);
       this.#readyResolve();
+    }
+    // Every IPv6 interface has a link-local address (RFC 4291 §2.1, RFC 4862 §5.3): NDP and router
+    // advertisements use it. SLAAC adds it itself; static configurations get it here.
+    if ((opts.ipv6 ?? []).length > 0 && !(opts.ipv6 ?? []).includes("auto")) {
+      const ll = new Uint8Array(16);
+      ll[0] = 0xfe;
+      ll[1] = 0x80;
+      ll.set(eui64(this.mac), 8);
+      this.iface.addAddress({ addr: ll, prefix: 64 }, { origin: "link-local" });
     }
     for (const v6 of opts.ipv6 ?? []) {
       if (v6 === "auto") {

@@ -11,6 +11,11 @@
  * `anyDst` is for the DHCP client (RFC 2131 §4.1): such a socket also receives IPv4 datagrams to
  * its port whatever their destination address — broadcast, or unicast to the address being
  * offered, which the interface does not own yet.
+ *
+ * `catchAll()` is for a slirp-like gateway (the interface's `acceptAnyDestination`): it receives
+ * every unicast datagram no socket took — to any address and port, with that destination — and
+ * answers from an arbitrary source address and port (the guest's original destination), so a
+ * guest's flow to anywhere ends in the gateway and is relayed to a host socket.
  */
 
 import { addr_equal, addr_v4, type IpAddr, is_unspecified, unspecified } from "./addr.ts";
@@ -37,6 +42,17 @@ export interface UdpBindOptions {
 /** RFC 6335 §6: the dynamic / private port range used for ephemeral ports. */
 export const EPHEMERAL_MIN = 49152;
 export const EPHEMERAL_MAX = 65535;
+
+/** The gateway's receiver of datagrams nobody else takes (see the module doc). */
+export interface UdpCatchAll {
+  /** Each datagram (borrowed views: copy to keep) with its original destination. */
+  onDatagram:
+    | ((data: Uint8Array, src: IpAddr, srcPort: number, dst: IpAddr, dstPort: number) => void)
+    | undefined;
+  /** Send one datagram from `src`:`srcPort` (any address, e.g. a guest's original destination). */
+  sendFrom(data: Uint8Array, src: IpAddr, srcPort: number, dst: IpAddr, dstPort: number): boolean;
+  close(): void;
+}
 
 const UDP_DROP: Record<string, string> = {
   truncated: "udp_truncated",
@@ -100,6 +116,7 @@ export class UdpEngine implements TransportInput {
   readonly #view = new UdpView();
   #anyDst = 0;
   #nextEphemeral: number;
+  #catchAll: UdpCatchAll | undefined;
 
   /** Registers itself as the interface's protocol 17. */
   constructor(iface: Iface) {
@@ -160,6 +177,34 @@ export class UdpEngine implements TransportInput {
     return s;
   }
 
+  /**
+   * The catch-all receiver (one per engine; throws AddrInUse for a second). Datagrams to a port
+   * and address no socket accepts go to it instead of an ICMP port unreachable; broadcast and
+   * multicast ones never do.
+   */
+  catchAll(): UdpCatchAll {
+    if (this.#catchAll !== undefined) {
+      throw new Deno.errors.AddrInUse("Cannot open a UDP catch-all: one is open already");
+    }
+    // deno-lint-ignore no-this-alias
+    const engine = this;
+    const c: UdpCatchAll = {
+      onDatagram: undefined,
+      sendFrom(data, src, srcPort, dst, dstPort) {
+        if (engine.#catchAll !== c) return engine.#drop("closed");
+        if (src.length !== dst.length || !(srcPort >= 1 && srcPort <= 65535)) {
+          return engine.#drop("bad_source");
+        }
+        return engine.#emit(src, srcPort, data, dst, dstPort);
+      },
+      close() {
+        if (engine.#catchAll === c) engine.#catchAll = undefined;
+      },
+    };
+    this.#catchAll = c;
+    return c;
+  }
+
   /** Bound sockets (ports) — for the API and tests. */
   ports(): number[] {
     return [...this.#ports.keys()];
@@ -182,21 +227,28 @@ export class UdpEngine implements TransportInput {
       return this.#drop("bad_destination");
     }
     if (s.family !== 0 && s.family !== (dst.length === 4 ? 4 : 6)) return this.#drop("family");
-    const len = UDP_HEADER_LEN + data.length;
-    if (len > TX_MAX_SEGMENT) return this.#drop("too_big");
-    const iface = this.#iface;
-    let src = s.addr ?? iface.sourceFor(dst);
+    let src = s.addr ?? this.#iface.sourceFor(dst);
     if (src === undefined) {
       // No IPv4 address yet: a limited broadcast still goes out, from 0.0.0.0 (RFC 2131 §4.1).
       if (dst.length === 4 && addr_equal(dst, V4_BROADCAST)) src = unspecified(4);
       else return this.#drop("no_route");
     }
+    return this.#emit(src, s.localPort, data, dst, dstPort);
+  }
+
+  #emit(src: IpAddr, srcPort: number, data: Uint8Array, dst: IpAddr, dstPort: number): boolean {
+    if ((dst.length !== 4 && dst.length !== 16) || !(dstPort >= 1 && dstPort <= 65535)) {
+      return this.#drop("bad_destination");
+    }
+    const len = UDP_HEADER_LEN + data.length;
+    if (len > TX_MAX_SEGMENT) return this.#drop("too_big");
+    const iface = this.#iface;
     const tx = iface.tx;
     tx.set(data, TX_HEADROOM + UDP_HEADER_LEN);
     const sum = dst.length === 4
       ? pseudo_sum_ipv4(addr_v4(src), addr_v4(dst), IP_PROTO_UDP)
       : pseudo_sum_ipv6_addrs(src, dst, IP_PROTO_UDP);
-    emit_udp(tx, TX_HEADROOM, s.localPort, dstPort, data.length, sum);
+    emit_udp(tx, TX_HEADROOM, srcPort, dstPort, data.length, sum);
     this.stats.datagramsOut++;
     return iface.sendIp(src, dst, IP_PROTO_UDP, len);
   }
@@ -240,6 +292,12 @@ export class UdpEngine implements TransportInput {
     if (best !== undefined) {
       this.stats.datagramsIn++;
       best.onDatagram?.(data, src, sport);
+      return;
+    }
+    const all = this.#catchAll;
+    if (all !== undefined && (!broadcast || foreign)) {
+      this.stats.datagramsIn++;
+      all.onDatagram?.(data, src, sport, dst, u.dst_port);
       return;
     }
     this.#drop("no_socket");

@@ -188,3 +188,38 @@ Deno.test("udp: DHCP client socket: broadcast from 0.0.0.0 before any address, a
   assertEquals(ethertype(f2), ETHERTYPE_IPV4);
   assertEquals(parse_ipv4(f2, 14)!.src_addr, 0x0a000032);
 });
+
+Deno.test("udp: catch-all gets datagrams to any address/port, answers from that address", () => {
+  const { link, a, b, ua, ub } = setup();
+  a.addRoute({ addr: new Uint8Array(4), prefix: 0 }, B4);
+  b.acceptAnyDestination = true;
+  const bound = ub.bind(7000);
+  const boundGot: string[] = [];
+  bound.onDatagram = (d) => boundGot.push(dec(d));
+  const all = ub.catchAll();
+  assertThrows(() => ub.catchAll(), Deno.errors.AddrInUse);
+  const got: string[] = [];
+  all.onDatagram = (d, src, sport, dst, dport) => {
+    got.push(`${format_addr(src)}:${sport}>${format_addr(dst)}:${dport} ${dec(d)}`);
+    assert(all.sendFrom(enc(`re ${dec(d)}`), dst.slice(), dport, src.slice(), sport));
+  };
+  const client = ua.bind(5555);
+  const replies: string[] = [];
+  client.onDatagram = (d, src, port) => replies.push(`${format_addr(src)}:${port} ${dec(d)}`);
+  const far = parse_addr("203.0.113.5")!;
+  assert(client.sendTo(enc("x"), far, 53));
+  assert(client.sendTo(enc("y"), B4, 7000)); // a bound socket still wins
+  assert(client.sendTo(enc("z"), B4, 7001)); // our own address, unbound port: catch-all
+  link.run();
+  assertEquals(got, [
+    "10.0.0.1:5555>203.0.113.5:53 x",
+    "10.0.0.1:5555>10.0.0.2:7001 z",
+  ]);
+  assertEquals(boundGot, ["y"]);
+  assertEquals(replies, ["203.0.113.5:53 re x", "10.0.0.2:7001 re z"]);
+  all.close();
+  assertEquals(all.sendFrom(enc("late"), far, 53, A4, 5555), false);
+  assert(client.sendTo(enc("w"), B4, 7001));
+  link.run();
+  assertEquals(ub.drops.no_socket, 1); // closed: back to port unreachable
+});

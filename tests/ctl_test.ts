@@ -38,6 +38,36 @@ Deno.test("ctl: list, create, set, show and delete through a live node's API", a
     const missing = await ctl("show", "switch", "lab");
     assertEquals(missing.code, 1);
     assertMatch(missing.stderr, /^weft ctl: 404 /);
+    // Stacks: one with an echo service on sw0, listed, shown, deleted.
+    const stack = await ctl(
+      "create",
+      "stack",
+      "web",
+      "switch=sw0",
+      "ipv4=10.7.0.2/24",
+      "ipv6=fd07::2/64",
+      "service.kind=echo",
+      "service.port=7",
+    );
+    assertEquals(stack.code, 0, stack.stderr);
+    assertMatch(stack.stdout, /addresses\s+\["10\.7\.0\.2\/24",/);
+    const stacks = await ctl("list", "stacks");
+    assertMatch(stacks.stdout, /^name\s+switch\s+port.*\nweb\s+sw0\s+1\s/);
+    const shown = JSON.parse((await ctl("--json", "show", "stack", "web")).stdout);
+    assertEquals(shown.service, { kind: "echo", port: 7, accepted: 0 });
+    const badStack = await ctl("create", "stack", "x", "switch=sw0", "ipv4=10.7.0.300/24");
+    assertEquals(badStack.code, 1);
+    assertMatch(badStack.stderr, /^weft ctl: 400 Invalid ipv4 "10\.7\.0\.300\/24"/);
+    assertEquals((await ctl("delete", "stack", "web")).code, 0);
+    assertMatch((await ctl("list", "stacks")).stdout, /^\(none\)/);
+    // Cables: sw0 dials the lab switch's directory… (lab was deleted above: make another).
+    assertEquals((await ctl("create", "switch", "lab2", `sock=${tmp}/lab2`)).code, 0);
+    const cable = await ctl("create", "cable", "sw0", `vde://${tmp}/lab2`);
+    assertEquals(cable.code, 0, cable.stderr);
+    assertMatch(cable.stdout, /link\s+up/);
+    assertMatch((await ctl("list", "cables")).stdout, /sw0\s+connect\s+vde:\/\//);
+    assertEquals((await ctl("delete", "cable", "sw0", `vde://${tmp}/lab2`)).code, 0);
+    assertMatch((await ctl("list", "cables")).stdout, /^\(none\)/);
     const usage = await ctl("frobnicate", "things");
     assertEquals(usage.code, 2);
     assertMatch(usage.stderr, /unknown request "frobnicate things"/);

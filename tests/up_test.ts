@@ -90,6 +90,12 @@ Deno.test("up → export → up of the export gives the same topology", async ()
         `    sock: ${tmp}/edge`,
         "    hub: true",
         `    connect: [ "vde://${tmp}/core?port=3" ]`,
+        "stacks:",
+        "  - name: web",
+        "    switch: core",
+        "    ipv4: 10.5.0.2/24",
+        "    ipv6: [ fd05::2/64 ]",
+        `    service: { kind: dir, port: 80, path: ${tmp} }`,
         "",
       ].join("\n"),
     );
@@ -102,6 +108,7 @@ Deno.test("up → export → up of the export gives the same topology", async ()
     const first = await exportOf(file, `${tmp}/s1`);
     assertMatch(first, /name: core[\s\S]*mtu: 1500[\s\S]*"?3"?: access:20/);
     assertMatch(first, /connect:\n\s+- vde:\/\/.*core\?port=3/);
+    assertMatch(first, /stacks:\n\s+- name: web\n\s+switch: core\n\s+ipv4: 10\.5\.0\.2\/24/);
     // Run the export itself (with an API address added), and export again: a fixed point.
     await Deno.writeTextFile(`${tmp}/again.yaml`, `api: 127.0.0.1:0\n${first}`);
     const second = await exportOf(`${tmp}/again.yaml`, `${tmp}/s2`);

@@ -10,6 +10,14 @@ import { LIMITS, SWITCH_NAME } from "../node.ts";
 
 export const ErrorBody = z.object({ error: z.string() }).openapi("Error");
 
+const VlanMap = z.record(
+  z.string().regex(/^[1-9][0-9]{0,4}$/, "a port number"),
+  z.string().max(1000),
+).openapi({
+  description: "VLAN mode by port number, for ports in use and ports that attach later",
+  example: { "1": "access:10", "4": "trunk:10,20,native:30" },
+});
+
 function int(r: { min: number; max: number }, description: string) {
   return z.number().int().min(r.min).max(r.max).openapi({ description });
 }
@@ -57,6 +65,7 @@ export const SwitchCreate = z.strictObject({
   sock: z.string().min(1).max(4096).optional().openapi({
     description: "Serve the VDE ctl protocol in this directory",
   }),
+  vlans: VlanMap.optional(),
 }).openapi("SwitchCreate");
 
 export const SwitchPatch = z.strictObject({
@@ -66,6 +75,9 @@ export const SwitchPatch = z.strictObject({
   macLimit: int(LIMITS.macLimit, "Fixed at creation: only the current value is accepted")
     .optional(),
   maxPorts: int(LIMITS.ports, "Fixed at creation: only the current value is accepted").optional(),
+  vlans: VlanMap.optional().openapi({
+    description: "Replaces the whole VLAN configuration; ports not named get access:1",
+  }),
 }).openapi("SwitchPatch");
 
 const Counts = z.record(z.string(), z.number());
@@ -109,3 +121,126 @@ export const FdbQuery = z.object({
 });
 
 export const Flushed = z.object({ removed: z.number().int() }).openapi("Flushed");
+
+export const NameParam = z.object({
+  name: z.string().regex(SWITCH_NAME).openapi({
+    param: { name: "name", in: "path" },
+    example: "web",
+  }),
+});
+
+export const ServiceSpec = z.strictObject({
+  kind: z.enum(["echo", "dir", "proxy"]),
+  port: z.number().int().min(1).max(65535),
+  path: z.string().min(1).max(4096).optional().openapi({ description: "dir: the directory" }),
+  target: z.string().min(1).max(300).optional().openapi({
+    description: "proxy: HOST:PORT on the node's host",
+  }),
+}).openapi("Service");
+
+export const StackCreate = z.strictObject({
+  name: z.string().regex(SWITCH_NAME, "expected 1-64 of A-Z a-z 0-9 _ . - starting alnum"),
+  switch: z.string().regex(SWITCH_NAME).optional().openapi({
+    description: "Attach to this switch of the node (or give url)",
+  }),
+  url: z.string().min(1).max(4096).optional().openapi({ description: "Any endpoint URL" }),
+  ipv4: z.string().max(64).optional().openapi({ example: "10.0.0.2/24", description: "or dhcp" }),
+  ipv6: z.array(z.string().max(64)).max(16).optional().openapi({ example: ["auto"] }),
+  gateways: z.array(z.string().max(64)).max(16).optional(),
+  service: ServiceSpec.optional(),
+}).openapi("StackCreate");
+
+export const StackInfo = z.object({
+  name: z.string(),
+  switch: z.string().nullable(),
+  url: z.string().nullable().openapi({ description: "The endpoint URL, when not on a switch" }),
+  port: z.number().int().nullable().openapi({ description: "The switch port it is plugged into" }),
+  mac: z.string(),
+  ipv4: z.string().nullable().openapi({ description: "As configured: CIDR or dhcp" }),
+  ipv6: z.array(z.string()),
+  gateways: z.array(z.string()),
+  addresses: z.array(z.string()).openapi({ description: "Addresses in use now" }),
+  service: ServiceSpec.extend({ accepted: z.number().int() }).nullable(),
+  tcpConnections: z.number().int(),
+  framesIn: z.number(),
+  bytesIn: z.number(),
+  framesOut: z.number(),
+  bytesOut: z.number(),
+  drops: Counts,
+}).openapi("Stack");
+
+export const CableInfo = z.object({
+  switch: z.string(),
+  direction: z.enum(["connect", "listen"]),
+  url: z.string(),
+  port: z.number().int().nullable().openapi({ description: "connect: the port it is on" }),
+  link: z.enum(["up", "down", "unplugged", "listening", "closed"]),
+  framesIn: z.number(),
+  framesOut: z.number(),
+  drops: Counts,
+}).openapi("Cable");
+
+export const CableCreate = z.strictObject({
+  switch: z.string().regex(SWITCH_NAME),
+  url: z.string().min(1).max(4096),
+  direction: z.enum(["connect", "listen"]).optional().openapi({ description: "Default connect" }),
+}).openapi("CableCreate");
+
+export const CableQuery = z.object({
+  switch: z.string().regex(SWITCH_NAME).openapi({ param: { name: "switch", in: "query" } }),
+  url: z.string().min(1).max(4096).openapi({ param: { name: "url", in: "query" } }),
+  direction: z.enum(["connect", "listen"]).optional().openapi({
+    param: { name: "direction", in: "query" },
+  }),
+});
+
+export const ForwardSpec = z.strictObject({
+  proto: z.enum(["tcp", "udp"]),
+  hostAddr: z.string().max(64).openapi({ example: "127.0.0.1" }),
+  hostPort: z.number().int().min(0).max(65535).openapi({ description: "0: the host picks one" }),
+  guestAddr: z.string().max(64).openapi({ example: "10.0.2.15" }),
+  guestPort: z.number().int().min(1).max(65535),
+}).openapi("ForwardSpec");
+
+export const ForwardInfo = ForwardSpec.extend({ id: z.string() }).openapi("Forward");
+
+export const GatewayCreate = z.strictObject({
+  name: z.string().regex(SWITCH_NAME, "expected 1-64 of A-Z a-z 0-9 _ . - starting alnum"),
+  switch: z.string().regex(SWITCH_NAME).optional(),
+  url: z.string().min(1).max(4096).optional(),
+  cidr: z.string().max(64).openapi({ example: "10.0.2.0/24" }),
+  gatewayAddr: z.string().max(64).optional(),
+  ip6: z.string().max(64).optional().openapi({ example: "fd00:2::/64" }),
+  dhcp: z.strictObject({
+    start: z.string().max(64),
+    end: z.string().max(64),
+    leaseSeconds: z.number().int().min(60).max(31_536_000).optional(),
+  }).optional(),
+  dns: z.boolean().optional(),
+  forwards: z.array(ForwardSpec).max(256).optional(),
+}).openapi("GatewayCreate");
+
+export const GatewayInfo = z.object({
+  name: z.string(),
+  switch: z.string().nullable(),
+  url: z.string().nullable(),
+  port: z.number().int().nullable(),
+  cidr: z.string(),
+  addresses: z.array(z.string()),
+  dhcp: z.boolean(),
+  dns: z.boolean(),
+  forwards: z.array(ForwardInfo),
+  leases: z.number().int(),
+  counters: z.record(z.string(), z.unknown()),
+}).openapi("Gateway");
+
+export const Lease = z.object({
+  mac: z.string(),
+  addr: z.string(),
+  name: z.string().optional(),
+  expiresAt: z.number(),
+}).openapi("Lease");
+
+export const ForwardParam = NameParam.extend({
+  id: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/).openapi({ param: { name: "id", in: "path" } }),
+});

@@ -20,6 +20,12 @@ import {
   SwitchPatch,
 } from "./schemas.ts";
 import { fdbView, portView, switchView } from "./views.ts";
+import { parseVlanMode, type VlanMode } from "../../switch/vlan.ts";
+
+/** `{ "3": "access:10" }` → port/mode pairs; a bad mode is a ConfigError (400) naming it. */
+function vlansOf(map: Record<string, string> | undefined): [number, VlanMode][] {
+  return Object.entries(map ?? {}).map(([port, mode]) => [Number(port), parseVlanMode(mode)]);
+}
 
 const json = <T extends z.ZodType>(schema: T, description: string) => ({
   content: { "application/json": { schema } },
@@ -63,6 +69,7 @@ export function switchRoutes(app: OpenAPIHono, node: Node): void {
         mtu: b.mtu,
         macLimit: b.macLimit,
         ageingSec: b.ageingSec,
+        portVlans: vlansOf(b.vlans),
       }, b.sock);
       return c.json(switchView(m), 201);
     },
@@ -103,6 +110,7 @@ export function switchRoutes(app: OpenAPIHono, node: Node): void {
         ageingSec: b.ageingSec,
         macLimit: b.macLimit,
         ports: b.maxPorts,
+        vlans: b.vlans === undefined ? undefined : vlansOf(b.vlans),
       });
       return c.json(switchView(node.get(name)), 200);
     },

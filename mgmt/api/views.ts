@@ -3,7 +3,13 @@
 import { formatMac } from "../../core/mac.ts";
 import type { Port } from "../../switch/port.ts";
 import { formatVlanMode } from "../../switch/vlan.ts";
-import type { ManagedSwitch, Node } from "../node.ts";
+import type {
+  CableInfo,
+  ManagedGateway,
+  ManagedStack,
+  ManagedSwitch,
+  Node,
+} from "../node.ts";
 
 export function nodeView(node: Node) {
   return { id: node.id, version: node.version, uptimeSec: node.uptimeSec, roles: node.roles };
@@ -49,4 +55,71 @@ export function fdbView(m: ManagedSwitch, nowMs: number, port?: number) {
     .filter((e) => port === undefined || e.port === port)
     .sort((a, b) => a.vlan - b.vlan || a.mac - b.mac)
     .map((e) => ({ mac: formatMac(e.mac), vlan: e.vlan, port: e.port, ageSec: e.age }));
+}
+
+export function stackView(s: ManagedStack) {
+  const st = s.stack;
+  const nic = st.endpoint.stats();
+  const svc = s.spec.service;
+  return {
+    name: s.name,
+    switch: s.spec.switch ?? null,
+    url: s.spec.url ?? null,
+    port: s.port?.number ?? null,
+    mac: formatMac(st.mac),
+    ipv4: s.spec.ipv4 ?? null,
+    ipv6: [...(s.spec.ipv6 ?? [])],
+    gateways: [...(s.spec.gateways ?? [])],
+    addresses: st.addressTexts(),
+    service: svc ? { ...svc, accepted: s.service?.accepted ?? 0 } : null,
+    tcpConnections: st.tcp.connections.length,
+    framesIn: nic.framesIn,
+    bytesIn: nic.bytesIn,
+    framesOut: nic.framesOut,
+    bytesOut: nic.bytesOut,
+    drops: { ...nic.drops },
+  };
+}
+
+export function cableView(c: CableInfo) {
+  if (c.direction === "listen") {
+    return {
+      switch: c.switch,
+      direction: c.direction,
+      url: c.url,
+      port: null,
+      link: c.listener ? "listening" as const : "closed" as const,
+      framesIn: 0,
+      framesOut: 0,
+      drops: {},
+    };
+  }
+  const s = c.port?.endpoint.stats();
+  return {
+    switch: c.switch,
+    direction: c.direction,
+    url: c.url,
+    port: c.port?.number ?? null,
+    link: c.port ? (c.port.linkUp ? "up" as const : "down" as const) : "unplugged" as const,
+    framesIn: s?.framesIn ?? 0,
+    framesOut: s?.framesOut ?? 0,
+    drops: { ...s?.drops },
+  };
+}
+
+export function gatewayView(g: ManagedGateway) {
+  const gw = g.gateway;
+  return {
+    name: g.name,
+    switch: g.spec.switch ?? null,
+    url: g.spec.url ?? null,
+    port: g.port?.number ?? null,
+    cidr: g.spec.cidr,
+    addresses: gw.stack.addressTexts(),
+    dhcp: g.spec.dhcp !== undefined,
+    dns: g.spec.dns ?? false,
+    forwards: gw.forwards(),
+    leases: gw.leases().length,
+    counters: gw.counters(),
+  };
 }

@@ -3,7 +3,7 @@
  * and node identity it needs, and the server itself, with the rules for a taken address.
  */
 
-import { loadOrCreateIdentity } from "../../cable/identity.ts";
+import { type Identity, loadOrCreateIdentity } from "../../cable/identity.ts";
 import { type ApiToken, loadOrCreateToken } from "../auth.ts";
 import { createApp } from "../app.ts";
 import { type ApiAddress, type ApiServer, serveApi } from "../api_server.ts";
@@ -13,7 +13,12 @@ import type { CommandContext } from "./command.ts";
 export interface ApiSetup {
   token: ApiToken;
   nodeId: string;
+  /** The certificate and key an HTTPS API serves with. */
+  identity?: Identity;
 }
+
+/** The identity prepared with each token, so callers that pass only the token get HTTPS too. */
+const identities = new WeakMap<ApiToken, Identity>();
 
 /**
  * The token and identity the API needs. With the default address, a state directory that cannot
@@ -26,8 +31,9 @@ export async function prepareApi(
 ): Promise<ApiSetup | undefined> {
   try {
     const token = await loadOrCreateToken(stateDir);
-    const nodeId = (await loadOrCreateIdentity(stateDir)).nodeId;
-    return { token, nodeId };
+    const identity = await loadOrCreateIdentity(stateDir);
+    identities.set(token, identity);
+    return { token, nodeId: identity.nodeId, identity };
   } catch (e) {
     if (explicit) throw e;
     ctx.logger.log("warn", "management API off: cannot prepare its token", {
@@ -49,11 +55,18 @@ export function startApi(
   token: ApiToken,
   explicit: boolean,
   ctx: CommandContext,
+  identity?: Identity,
 ): ApiServer | undefined {
   const app = createApp(node, { token: token.token, logger: ctx.logger });
   try {
-    const api = serveApi(addr, app.fetch, ctx.logger);
-    ctx.logger.log("info", "api ready", { url: api.url, token: token.path });
+    identity ??= identities.get(token);
+    const api = serveApi(addr, app.fetch, ctx.logger, identity);
+    ctx.logger.log("info", "api ready", {
+      url: api.url,
+      token: token.path,
+      // Beyond loopback: the pin clients give with --fp.
+      ...(addr.tls && identity ? { fp: identity.fingerprint } : {}),
+    });
     return api;
   } catch (e) {
     const where = `${addr.hostname}:${addr.port}`;

@@ -6,31 +6,51 @@
  *   weft ctl create switch NAME [--set key=value …]
  *   weft ctl set switch NAME key=value … | set port SWITCH N key=value …
  *   weft ctl delete switch NAME | port SWITCH N | fdb SWITCH
+ *   weft ctl list stacks | show stack NAME | delete stack NAME
+ *   weft ctl create stack NAME switch=SW ipv4=CIDR|dhcp [ipv6=auto,CIDR] [gateways=A,B]
+ *            [service.kind=echo|dir|proxy service.port=N service.path=DIR service.target=H:P]
+ *   weft ctl list cables | create cable SWITCH URL [direction=listen] | delete cable SWITCH URL
  *
- * The token comes from $WEFT_TOKEN or STATE/api.token; the API from --api (default
- * http://127.0.0.1:7780). Errors of the API are printed as its one-line message; exit 1.
+ * The token comes from --token-file, $WEFT_TOKEN or STATE/api.token; the API from --api (default
+ * http://127.0.0.1:7780; https://HOST:PORT with --fp, the node's pinned certificate —
+ * api_client.ts). Errors of the API are printed as its one-line message; exit 1.
  */
 
-import { ConfigError, UsageError } from "../../core/errors.ts";
+import { UsageError } from "../../core/errors.ts";
 import type { Command } from "./command.ts";
-import { STATE_OPTION, stateDirOf, stringOpt } from "./command.ts";
+import { STATE_OPTION } from "./command.ts";
+import { apiRequest, CLIENT_OPTIONS, errorOf, PinMismatchError, targetOf } from "./api_client.ts";
 
 const USAGE = "weft ctl (list|show|create|set|delete) RESOURCE … — see: weft ctl --help";
 
-/** `key=value` words → a JSON object; numbers and booleans are typed. */
+/** Keys whose value is a list: `ipv6=auto,fd00::2/64`. */
+const LIST_KEYS = new Set(["ipv6", "gateways"]);
+
+/**
+ * `key=value` words → a JSON object; numbers and booleans are typed, `a.b=v` nests
+ * (`service.kind=echo`), and list keys split on commas.
+ */
 export function parseAssignments(words: string[]): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const w of words) {
     const i = w.indexOf("=");
     if (i <= 0) throw new UsageError(`weft ctl: expected key=value, got "${w}"`);
     const v = w.slice(i + 1);
-    out[w.slice(0, i)] = v === "true"
-      ? true
-      : v === "false"
-      ? false
-      : /^-?\d+$/.test(v)
-      ? Number(v)
-      : v;
+    const path = w.slice(0, i).split(".");
+    let into = out;
+    for (const k of path.slice(0, -1)) {
+      const next = into[k];
+      if (next !== undefined && (typeof next !== "object" || next === null)) {
+        throw new UsageError(`weft ctl: "${w}": ${k} is not an object`);
+      }
+      into = (into[k] ??= {}) as Record<string, unknown>;
+    }
+    const key = path[path.length - 1];
+    if (LIST_KEYS.has(key)) {
+      into[key] = v === "" ? [] : v.split(",");
+      continue;
+    }
+    into[key] = v === "true" ? true : v === "false" ? false : /^-?\d+$/.test(v) ? Number(v) : v;
   }
   return out;
 }
@@ -41,6 +61,14 @@ export function requestOf(args: string[]): { method: string; path: string; body?
   const sw = (name?: string) => {
     if (!name) throw new UsageError(`weft ctl ${verb} ${kind}: expected a switch name`);
     return `/api/v1/switches/${encodeURIComponent(name)}`;
+  };
+  const stack = (name?: string) => {
+    if (!name) throw new UsageError(`weft ctl ${verb} ${kind}: expected a stack name`);
+    return `/api/v1/stacks/${encodeURIComponent(name)}`;
+  };
+  const url = (u?: string) => {
+    if (!u) throw new UsageError(`weft ctl ${verb} ${kind}: expected a cable URL`);
+    return u;
   };
   const port = (n?: string) => {
     if (!n || !/^\d+$/.test(n)) {
@@ -80,21 +108,40 @@ export function requestOf(args: string[]): { method: string; path: string; body?
       return { method: "DELETE", path: `${sw(rest[0])}/ports/${port(rest[1])}` };
     case "delete fdb":
       return { method: "DELETE", path: `${sw(rest[0])}/fdb` };
+    case "list stacks":
+      return { method: "GET", path: "/api/v1/stacks" };
+    case "show stack":
+      return { method: "GET", path: stack(rest[0]) };
+    case "create stack":
+      stack(rest[0]);
+      return {
+        method: "POST",
+        path: "/api/v1/stacks",
+        body: { name: rest[0], ...parseAssignments(rest.slice(1)) },
+      };
+    case "delete stack":
+      return { method: "DELETE", path: stack(rest[0]) };
+    case "list cables":
+      return { method: "GET", path: "/api/v1/cables" };
+    case "create cable":
+      sw(rest[0]);
+      return {
+        method: "POST",
+        path: "/api/v1/cables",
+        body: { switch: rest[0], url: url(rest[1]), ...parseAssignments(rest.slice(2)) },
+      };
+    case "delete cable": {
+      sw(rest[0]);
+      const q = new URLSearchParams({ switch: rest[0], url: url(rest[1]) });
+      const extra = parseAssignments(rest.slice(2));
+      if (typeof extra.direction === "string") q.set("direction", extra.direction);
+      return { method: "DELETE", path: `/api/v1/cables?${q}` };
+    }
   }
   throw new UsageError(`weft ctl: unknown request "${args.join(" ")}". ${USAGE}`);
 }
 
-export async function tokenOf(stateDir: string): Promise<string> {
-  const env = Deno.env.get("WEFT_TOKEN");
-  if (env) return env;
-  try {
-    return (await Deno.readTextFile(`${stateDir}/api.token`)).trim();
-  } catch {
-    throw new ConfigError(
-      `No API token: set WEFT_TOKEN or run where ${stateDir}/api.token exists (--state DIR)`,
-    );
-  }
-}
+export { tokenOf } from "./api_client.ts";
 
 export const ctlCommand: Command = {
   name: "ctl",
@@ -107,44 +154,42 @@ export const ctlCommand: Command = {
     "  weft ctl set switch lab ageingSec=60",
     "  weft ctl set port sw0 3 vlan=access:10 enabled=false",
     "  weft ctl delete switch lab        weft ctl delete port sw0 3     weft ctl delete fdb sw0",
-    "Token: $WEFT_TOKEN, else STATE/api.token. Output: a table, or the API's JSON with --json.",
+    "  weft ctl create stack web switch=sw0 ipv4=10.0.0.2/24 ipv6=auto \\",
+    "      service.kind=dir service.port=80 service.path=/srv/www",
+    "  weft ctl list stacks              weft ctl show stack web        weft ctl delete stack web",
+    "  weft ctl create cable sw0 tcp://hostB:7000   (direction=listen: accept cables on a URL)",
+    "  weft ctl list cables              weft ctl delete cable sw0 tcp://hostB:7000",
+    "Remote: weft ctl --api https://HOST:7780 --fp sha256:… --token-file F list switches",
+    "Token: --token-file, $WEFT_TOKEN, else STATE/api.token. Output: a table, or --json.",
   ].join("\n"),
   options: {
-    api: { type: "string", value: "URL", help: "The API (default http://127.0.0.1:7780)" },
+    ...CLIENT_OPTIONS,
     json: { type: "boolean", help: "Print the API's JSON answer as it is" },
     state: STATE_OPTION,
   },
   async run(p, ctx) {
     const req = requestOf(p.positionals);
-    const base = (stringOpt(p, "api") ?? "http://127.0.0.1:7780").replace(/\/$/, "");
-    const token = await tokenOf(stateDirOf(p));
-    let res: Response;
+    const target = await targetOf("ctl", p);
+    let res;
     try {
-      res = await fetch(`${base}${req.path}`, {
-        method: req.method,
-        headers: {
-          authorization: `Bearer ${token}`,
-          ...(req.body === undefined ? {} : { "content-type": "application/json" }),
-        },
-        body: req.body === undefined ? undefined : JSON.stringify(req.body),
-      });
+      res = await apiRequest(target, req.method, req.path, req.body);
     } catch (e) {
-      ctx.logger.log("error", "no answer from the API", { api: base, error: (e as Error).message });
-      return 1;
-    }
-    const text = await res.text();
-    if (!res.ok) {
-      let msg = text;
-      try {
-        msg = JSON.parse(text).error ?? text;
-      } catch {
-        // not JSON: print as it is
+      if (e instanceof PinMismatchError) {
+        Deno.stderr.writeSync(new TextEncoder().encode(`weft ctl: ${e.message}\n`));
+        return 1;
       }
-      Deno.stderr.writeSync(new TextEncoder().encode(`weft ctl: ${res.status} ${msg}\n`));
+      ctx.logger.log("error", "no answer from the API", {
+        api: target.base,
+        error: (e as Error).message,
+      });
       return 1;
     }
-    if (text === "") return 0;
-    const body = JSON.parse(text);
+    if (res.status >= 300) {
+      Deno.stderr.writeSync(new TextEncoder().encode(`weft ctl: ${res.status} ${errorOf(res)}\n`));
+      return 1;
+    }
+    if (res.text === "") return 0;
+    const body = JSON.parse(res.text);
     ctx.print(p.values.json ? JSON.stringify(body, null, 2) : render(body));
     return 0;
   },

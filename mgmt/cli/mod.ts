@@ -15,9 +15,12 @@ import { idCommand } from "./id_command.ts";
 import { ctlCommand } from "./ctl_command.ts";
 import { upCommand } from "./up_command.ts";
 import { exportCommand } from "./export_command.ts";
+import { applyCommand } from "./apply_command.ts";
 import { serveCommand } from "./serve_command.ts";
 import { pingCommand } from "./ping_command.ts";
 import { fetchCommand } from "./fetch_command.ts";
+import { routerCommand } from "./router_command.ts";
+import { gatewayCommand } from "./gateway_command.ts";
 
 export const VERSION: string = denoJson.version;
 
@@ -28,10 +31,13 @@ export const commands: Command[] = [
   idCommand,
   upCommand,
   exportCommand,
+  applyCommand,
   ctlCommand,
   serveCommand,
   pingCommand,
   fetchCommand,
+  routerCommand,
+  gatewayCommand,
   demoCommand,
 ];
 

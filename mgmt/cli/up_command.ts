@@ -10,7 +10,7 @@ import { logSwitchEvents } from "./switch_report.ts";
 
 export const upCommand: Command = {
   name: "up",
-  summary: "Start a node from a YAML topology file (switches, VLANs, cables, the API)",
+  summary: "Start a node from a YAML topology file (switches, VLANs, cables, stacks, the API)",
   positionals: "FILE.yaml",
   description: [
     "The whole file is checked first (errors name line and column) and nothing starts unless it",
@@ -50,8 +50,16 @@ export const upCommand: Command = {
         for (const url of s.connect) await node.connect(s.name, url);
         for (const url of s.listen) await node.listen(s.name, url);
       }
+      for (const s of topo.stacks) await node.createStack(s);
       if (apiAddr && apiSetup) {
-        api = startApi(node, apiAddr, apiSetup.token, topo.api !== undefined, ctx);
+        api = startApi(
+          node,
+          apiAddr,
+          apiSetup.token,
+          topo.api !== undefined,
+          ctx,
+          apiSetup.identity,
+        );
       }
     } catch (e) {
       await node.close();
@@ -60,6 +68,7 @@ export const upCommand: Command = {
     ctx.logger.log("info", "node up", {
       file,
       switches: topo.switches.map((s) => s.name).join(","),
+      stacks: topo.stacks.map((s) => s.name).join(","),
     });
     await new Promise<void>((resolve) => ctx.signal.addEventListener("abort", () => resolve()));
     await api?.close();

@@ -1049,9 +1049,10 @@ export class Iface implements IpOutput, Timed {
    * Send an ICMP / ICMPv6 error about `offending` (a whole IP packet we received), following
    * RFC 1122 §3.2.2 / §4.2.3.9 and RFC 4443 §2.4 (e): never about a packet to a broadcast or
    * multicast address, from an address that does not name one host, about a non-first fragment
-   * or about an ICMP error; rate-limited (§2.4 (f)). `too_big` carries our link MTU.
+   * or about an ICMP error; rate-limited (§2.4 (f)). `too_big` carries `mtu`, by default our link
+   * MTU; a router passes its egress interface's MTU (RFC 1191 §4 next-hop MTU, RFC 4443 §3.2).
    */
-  sendIcmpError(kind: IcmpErrorKind, offending: Uint8Array): void {
+  sendIcmpError(kind: IcmpErrorKind, offending: Uint8Array, mtu?: number): void {
     const L = offending.length;
     if (L < 20) return void this.#drop("icmp_err_bad_packet");
     const tx = this.tx;
@@ -1076,7 +1077,7 @@ export class Iface implements IpOutput, Timed {
       if (kind === "port_unreachable") code = 3;
       else if (kind === "host_unreachable") code = 1;
       else if (kind === "net_unreachable") code = 0;
-      else if (kind === "too_big") [code, rest] = [4, this.mtu];
+      else if (kind === "too_big") [code, rest] = [4, (mtu ?? this.mtu) & 0xffff];
       else if (kind === "time_exceeded") [type, code] = [ICMPV4_TIME_EXCEEDED, 0];
       // RFC 1812 §4.3.2.3: quote as much as fits in a 576-byte datagram.
       const q = Math.min(L, 576 - 28);
@@ -1106,7 +1107,7 @@ export class Iface implements IpOutput, Timed {
     if (kind === "port_unreachable") code = 4;
     else if (kind === "host_unreachable") code = 3;
     else if (kind === "net_unreachable") code = 0;
-    else if (kind === "too_big") [type, rest] = [ICMPV6_PACKET_TOO_BIG, this.mtu6];
+    else if (kind === "too_big") [type, rest] = [ICMPV6_PACKET_TOO_BIG, mtu ?? this.mtu6];
     else if (kind === "time_exceeded") type = ICMPV6_TIME_EXCEEDED;
     // "other" here means an unknown Next Header: Parameter Problem code 1 (RFC 8200 §4), the
     // pointer at the fixed header's Next Header field (exact when there are no extensions).

@@ -37,8 +37,10 @@ import {
 import { Assembler } from "./assembler.ts";
 import { type CongestionControl, type CongestionName, createCongestion } from "./congestion.ts";
 import { ByteRing } from "./ring.ts";
+import { Rack, type RackSnapshot } from "./rack.ts";
 import { RttEstimator } from "./rtt.ts";
 import { SackScoreboard } from "./scoreboard.ts";
+import { SEG_LOST, SEG_RETRANS, SEG_SACKED, SegLog, type SegLogSnapshot } from "./seg_log.ts";
 import { seq_add, seq_diff, seq_ge, seq_gt, seq_le, seq_lt, seq_max, seq_min } from "./seq.ts";
 
 /** Pending-event bits, flushed by the engine in this order. */
@@ -78,6 +80,14 @@ export interface TcpStats {
   ipSendFailures: number;
   /** Segments the NIC refused (queue full) and that were sent again later: not losses. */
   txBlocked: number;
+  /** Tail loss probes sent (RFC 8985 §7). */
+  tlpProbes: number;
+  /** Recoveries (fast or RTO) found spurious and undone (RFC 3522 Eifel / D-SACK, RFC 4015). */
+  spuriousRecoveries: number;
+  /** D-SACK blocks received (RFC 2883): the peer got some data twice. */
+  dsacksIn: number;
+  /** D-SACK blocks sent for duplicate data received (RFC 2883 §4). */
+  dsacksOut: number;
   drops: Record<string, number>;
 }
 
@@ -103,6 +113,10 @@ export function newStats(): TcpStats {
     keepaliveProbes: 0,
     ipSendFailures: 0,
     txBlocked: 0,
+    tlpProbes: 0,
+    spuriousRecoveries: 0,
+    dsacksIn: 0,
+    dsacksOut: 0,
     drops: {},
   };
 }
@@ -154,6 +168,10 @@ export interface TcbHost {
 }
 
 const DUP_THRESH = 3;
+/** RFC 8985 §7.2 WCDelAckT: the worst-case delayed ACK timer a lone tail segment may wait for. */
+const WC_DEL_ACK_MS = 200;
+/** Floor of the probe timeout (as Linux's TCP_TIMEOUT_MIN-based 10 ms): timer granularity. */
+const MIN_PTO_MS = 10;
 const MAX_PERSIST_MS = 60000;
 const DEFAULT_MSS_V4 = 536;
 const DEFAULT_MSS_V6 = 1220;
@@ -221,7 +239,22 @@ const TIME_FIELDS = [
   "rttTime",
   "lastRecvAt",
   "lastSendAt",
+  "rackAt",
+  "tlpAt",
 ] as const;
+
+/** Loss-recovery fields added with RACK-TLP: carried in `TcbSnapshot.rack`, defaulted if absent. */
+const RECOVERY_FIELDS = {
+  rtoRecovery: false,
+  undoMarker: false,
+  undoRetrans: 0,
+  retransStamp: -1,
+  tlpEndSeq: -1,
+  tlpIsRetrans: false,
+  tlpTsval: 0,
+  dsackL: 0,
+  dsackR: 0,
+} as const;
 
 export interface TcbSnapshot {
   localAddr: number[];
@@ -236,6 +269,13 @@ export interface TcbSnapshot {
   sacked: number[];
   rtt: { srtt: number; rttvar: number; rto: number; has: boolean };
   cc: { name: CongestionName; state: Record<string, number | string> };
+  /** RACK-TLP state (absent in snapshots from before it). */
+  rack?: {
+    state: RackSnapshot;
+    log: SegLogSnapshot;
+    fields: Record<string, number | boolean>;
+    ccPrior: Record<string, number | string> | null;
+  };
 }
 
 export class Tcb implements TcpSocketCore {
@@ -312,6 +352,28 @@ export class Tcb implements TcpSocketCore {
   rttSeq = -1;
   rttTime = 0;
 
+  // RACK-TLP (RFC 8985), used when SACK is on; the DupThresh/NewReno path serves the rest.
+  /** Transmit time and state of every segment in flight. */
+  log = new SegLog();
+  rack = new Rack();
+  /** The recovery was entered by an RTO (RFC 8985 §6.3): cwnd grows by slow start meanwhile. */
+  rtoRecovery = false;
+  /** Undo is possible (RFC 3522/4015): `ccPrior` holds the window before the reduction. */
+  undoMarker = false;
+  ccPrior: Record<string, number | string> | undefined = undefined;
+  /** Retransmissions in this recovery not yet shown spurious by a D-SACK (Linux's undo_retrans). */
+  undoRetrans = 0;
+  /** TSval of the first retransmission of this recovery (-1: none yet). */
+  retransStamp = -1;
+  /** A tail loss probe is outstanding up to here (RFC 8985 §7: TLP.end_seq; -1: none). */
+  tlpEndSeq = -1;
+  tlpIsRetrans = false;
+  tlpTsval = 0;
+  /** A D-SACK block to report in the next ACK (RFC 2883 §4); empty when equal. */
+  dsackL = 0;
+  dsackR = 0;
+  private readonly sackScratch: number[] = [0, 0, 0, 0, 0, 0, 0, 0];
+
   // Timers (deadlines, Infinity when off).
   rtoAt = Infinity;
   delackAt = Infinity;
@@ -319,6 +381,9 @@ export class Tcb implements TcpSocketCore {
   keepAt = Infinity;
   /** TIME-WAIT expiry, or the FIN-WAIT-2 timeout of a closed socket. */
   twAt = Infinity;
+  /** RACK reordering timer (RFC 8985 §6.2 step 5) and the probe timeout (§7.2). */
+  rackAt = Infinity;
+  tlpAt = Infinity;
   /** When to retry after the NIC refused a segment (local back-pressure); not migrated. */
   txRetryAt = Infinity;
   retries = 0;
@@ -810,6 +875,12 @@ export class Tcb implements TcpSocketCore {
     let n = plen;
     let s = seq;
     if (seq_lt(s, this.rcvNxt)) {
+      // RFC 2883 §4: report the duplicate part in the next ACK (D-SACK), sent at once.
+      if (this.sackOk) {
+        this.dsackL = s;
+        this.dsackR = seq_min(seq_add(s, plen), this.rcvNxt);
+        this.ackNow = true;
+      }
       const d = seq_diff(this.rcvNxt, s);
       off += d;
       n -= d;
@@ -891,6 +962,7 @@ export class Tcb implements TcpSocketCore {
   private processAck(v: TcpView, now: number): void {
     const ack = v.ack_number;
     const seq = v.seq_number;
+    const rackOn = this.sackOk;
     let windowChanged = false;
     // Window update (RFC 9293 §3.10.7.4): only from a newer segment, so old ones can't shrink it.
     if (seq_lt(this.sndWl1, seq) || (this.sndWl1 === seq && seq_le(this.sndWl2, ack))) {
@@ -905,24 +977,48 @@ export class Tcb implements TcpSocketCore {
         this.persistBackoff = 0;
       }
     }
+    const tsecr = this.tsOk && v.has_timestamps ? v.ts_ecr : -1;
+    if (rackOn) this.rack.beginAck();
     let newSack = false;
+    let dsack = false;
     if (this.sackOk && v.sack_count > 0) {
       for (let i = 0; i < v.sack_count; i++) {
         const l = v.sack_left(i), r = v.sack_right(i);
-        // Ignore D-SACKs and blocks outside what we sent (RFC 2883 §4, RFC 6675 §5).
-        if (seq_le(r, ack) || seq_gt(r, this.sndMax) || !seq_lt(l, r)) continue;
-        if (this.sb.add(seq_max(l, ack), r)) newSack = true;
+        if (!seq_lt(l, r)) continue;
+        // RFC 2883 §4: a first block below the cumulative ACK, or inside the second block, is a
+        // D-SACK: it reports data received twice, not data held.
+        if (
+          i === 0 &&
+          (seq_le(r, ack) ||
+            (v.sack_count > 1 && seq_le(v.sack_left(1), l) && seq_le(r, v.sack_right(1))))
+        ) {
+          dsack = true;
+          this.onDsack(l, r);
+          continue;
+        }
+        // Ignore blocks outside what we sent (RFC 6675 §5).
+        if (seq_le(r, ack) || seq_gt(r, this.sndMax)) continue;
+        const lo = seq_max(l, ack);
+        if (this.sb.add(lo, r)) {
+          newSack = true;
+          // TSecr echoes the in-order segment (RFC 7323 §4.3), not the SACKed one: no TS check.
+          if (rackOn) this.sackLog(lo, r, now, -1);
+        }
       }
     }
     if (seq_gt(ack, this.sndUna)) {
       const acked = seq_diff(ack, this.sndUna);
       const flight = seq_diff(this.sndMax, this.sndUna);
       // RTT: TSecr (RFC 7323 §4) is Karn-safe; otherwise the one timed segment.
-      if (this.tsOk && v.has_timestamps && v.ts_ecr !== 0) {
-        const r = seq_diff(this.tsNow(now), v.ts_ecr);
-        if (r >= 0) this.rtt.sample(r);
+      if (tsecr >= 0 && tsecr !== 0) {
+        const r = seq_diff(this.tsNow(now), tsecr);
+        if (r >= 0) {
+          this.rtt.sample(r);
+          this.rack.noteRtt(r);
+        }
       } else if (this.rttSeq >= 0 && seq_gt(ack, this.rttSeq)) {
         this.rtt.sample(now - this.rttTime);
+        this.rack.noteRtt(now - this.rttTime);
         this.rttSeq = -1;
       }
       const dataAcked = Math.min(Math.max(seq_diff(ack, this.sndBase), 0), this.snd.length);
@@ -934,18 +1030,36 @@ export class Tcb implements TcpSocketCore {
           this.host.mark(this, EV_WRITABLE);
         }
       }
+      if (rackOn) {
+        // RACK (RFC 8985 §6.2): each segment newly delivered by the cumulative ACK.
+        const log = this.log;
+        for (let i = log.head; i < log.tail && seq_le(log.end[i], ack); i++) {
+          if (!(log.flags[i] & SEG_SACKED)) {
+            this.rack.delivered(log, i, now, tsecr, this.tsOffset);
+          }
+        }
+        log.ack(ack);
+      }
       this.sndUna = ack;
       if (seq_lt(this.sndNxt, ack)) this.sndNxt = ack;
       if (seq_lt(this.highRxt, ack)) this.highRxt = ack;
       if (seq_lt(this.lossEdge, ack)) this.lossEdge = ack;
       this.sb.advance(ack);
       this.retries = 0;
-      if (this.inRecovery) {
+      if (rackOn && this.tlpEndSeq >= 0 && seq_ge(ack, this.tlpEndSeq)) this.tlpAcked(now, tsecr);
+      if (rackOn && this.undoMarker && this.spurious(tsecr)) {
+        this.undoRecovery(now);
+      } else if (this.inRecovery) {
+        if (this.rtoRecovery) this.cc.onAck(acked, now, this.rtt.srtt, flight);
         if (seq_ge(ack, this.recoveryPoint)) {
           this.inRecovery = false;
           this.dupAcks = 0;
-          this.cc.onRecoveryExit(now);
-        } else {
+          if (!this.rtoRecovery) this.cc.onRecoveryExit(now);
+          this.rtoRecovery = false;
+          this.undoMarker = false;
+          this.ccPrior = undefined;
+          this.rack.recoveryDone();
+        } else if (!rackOn) {
           // Partial ACK (RFC 6582 §3.2 step 5): the new head is lost too; retransmit it.
           this.lossEdge = seq_max(this.lossEdge, seq_min(seq_add(ack, this.mss), this.sndMax));
           this.highRxt = ack;
@@ -953,6 +1067,7 @@ export class Tcb implements TcpSocketCore {
         }
       } else {
         this.dupAcks = 0;
+        this.undoMarker = false;
         this.cc.onAck(acked, now, this.rtt.srtt, flight);
       }
       this.rtoAt = this.sndUna === this.sndMax ? Infinity : now + this.rtt.rto;
@@ -962,7 +1077,12 @@ export class Tcb implements TcpSocketCore {
     ) {
       this.dupAcks++; // RFC 5681 §2 duplicate ACK
     }
-    if (this.inRecovery) {
+    if (rackOn) {
+      // An undo may also follow a D-SACK that arrives on a duplicate ACK.
+      if (dsack && this.undoMarker && this.inRecovery && this.spurious(-1)) this.undoRecovery(now);
+      this.rackDetect(now);
+      this.armTlp(now);
+    } else if (this.inRecovery) {
       if (this.sackOk) {
         this.lossEdge = seq_max(this.lossEdge, this.sb.lossEdge(this.sndUna, this.mss));
       }
@@ -974,10 +1094,172 @@ export class Tcb implements TcpSocketCore {
     }
   }
 
+  /** Mark the log's entries in [l, r) SACKed and tell RACK they were delivered. */
+  private sackLog(l: number, r: number, now: number, tsecr: number): void {
+    const log = this.log;
+    let i = log.split(l);
+    if (i < 0) return;
+    if (seq_lt(r, log.end[log.tail - 1])) log.split(r);
+    i = log.find(l);
+    for (; i >= 0 && i < log.tail && seq_le(log.end[i], r); i++) {
+      const f = log.flags[i];
+      if (f & SEG_SACKED) continue;
+      this.rack.delivered(log, i, now, tsecr, this.tsOffset);
+      log.setFlags(i, (f & ~(SEG_LOST | SEG_RETRANS)) | SEG_SACKED);
+    }
+  }
+
+  /** A D-SACK block [l, r) arrived (RFC 2883, RFC 3708). */
+  private onDsack(l: number, r: number): void {
+    this.host.stats.dsacksIn++;
+    this.rack.onDsack(this.sndUna, this.sndMax);
+    // One retransmission fewer that may have been needed (Linux's undo_retrans).
+    if (this.undoMarker) this.undoRetrans -= Math.max(1, Math.ceil(seq_diff(r, l) / this.mss));
+    // RFC 8985 §7.4.2: the probe's D-SACK shows the original arrived: no loss, no reduction.
+    if (this.tlpEndSeq >= 0 && this.tlpIsRetrans && seq_le(r, this.tlpEndSeq)) {
+      if (seq_ge(r, this.tlpEndSeq)) this.tlpEndSeq = -1;
+    }
+  }
+
+  /**
+   * Whether this recovery's retransmissions were needless: the ACK echoes a TSval from before the
+   * first of them (RFC 3522 Eifel detection: the original arrived), or D-SACKs reported every one
+   * of them (RFC 3708).
+   */
+  private spurious(tsecr: number): boolean {
+    if (this.retransStamp < 0) return false;
+    if (tsecr >= 0 && seq_lt(tsecr, this.retransStamp)) return true;
+    return this.undoRetrans <= 0;
+  }
+
+  /**
+   * Undo a spurious reduction (RFC 4015 §3 for timeouts; RFC 3522 / Linux's undo for fast
+   * recovery): the window before it comes back, and nothing stays marked lost; RACK finds any
+   * real loss again, now with a wider reordering window.
+   */
+  private undoRecovery(now: number): void {
+    if (this.ccPrior) {
+      const cur = this.cc.cwnd;
+      this.cc.restore(this.ccPrior);
+      if (this.cc.cwnd < cur) this.cc.cwnd = cur;
+    }
+    this.ccPrior = undefined;
+    this.undoMarker = false;
+    this.retransStamp = -1;
+    this.inRecovery = false;
+    this.rtoRecovery = false;
+    this.dupAcks = 0;
+    this.log.unmarkLost();
+    this.rack.reorderingSeen = true;
+    this.rack.onDsack(this.sndUna, this.sndMax);
+    this.host.stats.spuriousRecoveries++;
+    this.rackAt = Infinity;
+    void now;
+  }
+
+  /** RACK loss detection after an ACK or at the reordering timer; starts recovery on a loss. */
+  private rackDetect(now: number): void {
+    if (this.log.isEmpty) {
+      this.rackAt = Infinity;
+      return;
+    }
+    const reo = this.rack.reoWnd(this.inRecovery, this.log.sackedBytes, this.mss, this.rtt.srtt);
+    const timeout = this.rack.detectLoss(this.log, now, reo);
+    this.rackAt = timeout > 0 ? now + timeout : Infinity;
+    if (this.rack.lostNow > 0 && !this.inRecovery) this.enterRecovery(now);
+  }
+
+  /**
+   * The ACK covers the tail loss probe (RFC 8985 §7.4.2). A retransmitted probe that repaired a
+   * loss (the ACK echoes the probe's own TSval, so the original did not arrive first) costs the
+   * congestion response fast recovery would have made.
+   */
+  private tlpAcked(now: number, tsecr: number): void {
+    if (this.tlpIsRetrans && !this.inRecovery && !(tsecr >= 0 && seq_lt(tsecr, this.tlpTsval))) {
+      this.cc.onLoss(now, seq_diff(this.sndMax, this.sndUna));
+      this.cc.onRecoveryExit(now);
+    }
+    this.tlpEndSeq = -1;
+  }
+
+  /**
+   * Arm the probe timeout (RFC 8985 §7.2) while data is in flight and no recovery or probe is
+   * under way: PTO = 2*SRTT (plus the worst-case delayed ACK for a lone segment), when it comes
+   * before the RTO.
+   */
+  private armTlp(now: number): void {
+    this.tlpAt = Infinity;
+    if (
+      !this.sackOk || this.inRecovery || this.tlpEndSeq >= 0 || this.sndUna === this.sndMax ||
+      !this.rtt.hasSample || this.rtoAt === Infinity
+    ) return;
+    const st = this.state;
+    if (
+      st !== "ESTABLISHED" && st !== "CLOSE-WAIT" && st !== "FIN-WAIT-1" && st !== "CLOSING" &&
+      st !== "LAST-ACK"
+    ) return;
+    let pto = Math.max(2 * this.rtt.srtt, MIN_PTO_MS);
+    if (seq_diff(this.sndMax, this.sndUna) <= this.mss) pto += WC_DEL_ACK_MS;
+    const at = now + pto;
+    if (at < this.rtoAt) this.tlpAt = at;
+  }
+
+  /**
+   * The probe timeout fired (RFC 8985 §7.3): send one new segment if the windows allow, else
+   * retransmit the last one, so its ACK (or SACK) lets RACK find a tail loss without an RTO.
+   */
+  private onTlp(now: number): void {
+    if (
+      !this.sackOk || this.inRecovery || this.tlpEndSeq >= 0 || this.sndUna === this.sndMax ||
+      this.log.isEmpty
+    ) return;
+    const dataEnd = this.dataEnd();
+    const avail = seq_diff(dataEnd, this.sndNxt);
+    const wndRoom = seq_diff(seq_add(this.sndUna, this.sndWnd), this.sndNxt);
+    let isRetrans = false;
+    if (avail > 0 && wndRoom > 0 && this.sndNxt === this.sndMax) {
+      const len = Math.min(avail, this.mss, wndRoom);
+      const n = this.sendSeg(
+        this.sndNxt,
+        TCP_ACK | (len === avail ? TCP_PSH : 0),
+        seq_diff(this.sndNxt, this.sndBase),
+        len,
+        now,
+      );
+      if (n < 0) return;
+      this.sndNxt = this.sndMax = seq_add(this.sndNxt, n);
+    } else {
+      const i = this.log.tail - 1;
+      const s = this.log.start[i];
+      const off = seq_diff(s, this.sndBase);
+      const dataLen = Math.max(Math.min(this.log.len(i), this.snd.length - off), 0);
+      const fin = this.finPending && seq_add(s, dataLen) === dataEnd &&
+        seq_gt(this.sndMax, dataEnd);
+      const n = this.sendSeg(s, TCP_ACK | (fin ? TCP_FIN : 0), off, dataLen, now);
+      if (n < 0) return;
+      this.host.stats.retransmits++;
+      isRetrans = true;
+    }
+    this.host.stats.tlpProbes++;
+    this.tlpEndSeq = this.sndMax;
+    this.tlpIsRetrans = isRetrans;
+    this.tlpTsval = this.tsNow(now);
+    this.rtoAt = now + this.rtt.rto;
+  }
+
   /** Fast retransmit / loss recovery entry (RFC 5681 §3.2, RFC 6675 §5, RFC 6582 §3.2). */
   private enterRecovery(now: number): void {
     this.inRecovery = true;
     this.recoveryPoint = this.recover = this.sndMax;
+    if (this.sackOk) {
+      // Keep what undo would restore (RFC 3522 / RFC 4015).
+      this.ccPrior = this.cc.snapshot();
+      this.undoMarker = true;
+      this.undoRetrans = 0;
+      this.retransStamp = -1;
+      this.tlpEndSeq = -1; // this reduction answers for a loss the probe may have repaired
+      this.tlpAt = Infinity;
+    }
     this.cc.onLoss(now, seq_diff(this.sndMax, this.sndUna));
     this.highRxt = this.sndUna;
     // The head is presumed lost on entry (RFC 6675 §5 step 3: retransmit HighACK+1).
@@ -995,6 +1277,7 @@ export class Tcb implements TcpSocketCore {
 
   /** RFC 6675 pipe: bytes believed in the network. */
   pipe(): number {
+    if (this.sackOk) return this.log.pipe(seq_diff(this.sndMax, this.sndUna));
     let p = seq_diff(this.sndMax, this.sndUna) - this.sb.sackedBytes;
     const from = seq_max(this.highRxt, this.sndUna);
     if (seq_lt(from, this.lossEdge)) p -= this.sb.unsackedIn(from, this.lossEdge);
@@ -1024,6 +1307,7 @@ export class Tcb implements TcpSocketCore {
       st === "LAST-ACK"
     ) {
       this.sendData(now);
+      if (this.sackOk && this.tlpAt === Infinity) this.armTlp(now);
     }
     if (!this.ackNow && this.windowUpdateDue()) this.ackNow = true;
     if (this.ackNow && st !== "CLOSED" && st !== "SYN-SENT") this.sendAck(now);
@@ -1035,7 +1319,34 @@ export class Tcb implements TcpSocketCore {
     let blocked = false;
     for (let guard = 0; guard < 100000; guard++) {
       let room: number;
-      if (this.inRecovery) {
+      if (this.inRecovery && this.sackOk) {
+        room = this.cc.cwnd - this.pipe();
+        if (room < this.mss) break; // RFC 6675 §5 (C): cwnd - pipe >= 1 SMSS
+        // NextSeg rule 1 with RACK deciding what is lost (RFC 8985 §6.1).
+        let i = this.log.nextLost();
+        if (i >= 0) {
+          const s = this.log.start[i];
+          if (this.log.len(i) > this.mss) {
+            this.log.split(seq_add(s, this.mss));
+            i = this.log.find(s); // the split may have moved the entries
+          }
+          const off = seq_diff(s, this.sndBase);
+          const dataLen = Math.max(Math.min(this.log.len(i), this.snd.length - off), 0);
+          const fin = this.finPending && seq_add(s, dataLen) === dataEnd &&
+            seq_gt(this.sndMax, dataEnd);
+          const n = this.sendSeg(s, TCP_ACK | (fin ? TCP_FIN : 0), off, dataLen, now);
+          if (n < 0) break;
+          if (n === 0 && !fin) {
+            this.log.setFlags(i, this.log.flags[i] | SEG_RETRANS); // nothing to resend: skip it
+            continue;
+          }
+          stats.retransmits++;
+          stats.sackRetransmits++;
+          if (this.rtoAt === Infinity) this.rtoAt = now + this.rtt.rto;
+          continue;
+        }
+        // Rule 2: new data, within cwnd - pipe.
+      } else if (this.inRecovery) {
         const pipe = this.pipe();
         room = this.cc.cwnd - pipe;
         if (room < this.mss) break; // RFC 6675 §5 (C): cwnd - pipe >= 1 SMSS
@@ -1191,10 +1502,25 @@ export class Tcb implements TcpSocketCore {
       f.ts_val = this.tsNow(now);
       f.ts_ecr = this.tsRecent;
     }
-    if (this.sackOk && !(flags & (TCP_SYN | TCP_RST)) && !this.asm.isEmpty) {
+    const dsack = this.dsackL !== this.dsackR;
+    if (this.sackOk && !(flags & (TCP_SYN | TCP_RST)) && (dsack || !this.asm.isEmpty)) {
       const tmp = host.sackTmp;
-      const c = this.asm.sackBlocks(tmp, this.tsOk ? 3 : 4);
-      for (let i = 0; i < 2 * c; i++) tmp[i] = seq_add(this.rcvNxt, tmp[i]);
+      const max = this.tsOk ? 3 : 4;
+      let c = 0;
+      if (dsack) {
+        // RFC 2883 §4: the duplicate range goes first, in this one ACK only.
+        tmp[0] = this.dsackL;
+        tmp[1] = this.dsackR;
+        c = 1;
+        host.stats.dsacksOut++;
+        this.dsackL = this.dsackR = 0;
+      }
+      if (!this.asm.isEmpty) {
+        const k = this.asm.sackBlocks(c ? this.sackScratch : tmp, max - c);
+        const src = c ? this.sackScratch : tmp;
+        for (let i = 0; i < 2 * k; i++) tmp[2 * c + i] = seq_add(this.rcvNxt, src[i]);
+        c += k;
+      }
       f.sack_blocks = tmp;
       f.sack_count = c;
     }
@@ -1221,6 +1547,15 @@ export class Tcb implements TcpSocketCore {
     }
     stats.segmentsOut++;
     stats.bytesOut += n;
+    if (this.sackOk && (n > 0 || (flags & TCP_FIN)) && !(flags & (TCP_SYN | TCP_RST))) {
+      // RACK's transmit record (RFC 8985 §5.2), and what undo needs about retransmissions.
+      if (this.log.onSend(seq, seq_add(seq, n + ((flags & TCP_FIN) ? 1 : 0)), now)) {
+        if (this.undoMarker) {
+          this.undoRetrans++;
+          if (this.retransStamp < 0) this.retransStamp = this.tsNow(now);
+        }
+      }
+    }
     if (flags & TCP_ACK) {
       this.delackAt = Infinity;
       this.ackNow = false;
@@ -1290,6 +1625,8 @@ export class Tcb implements TcpSocketCore {
       this.keepAt,
       this.twAt,
       this.txRetryAt,
+      this.rackAt,
+      this.tlpAt,
     );
   }
 
@@ -1306,6 +1643,14 @@ export class Tcb implements TcpSocketCore {
     if (this.rtoAt <= now) {
       this.onRto(now);
       if (this.state === "CLOSED") return;
+    }
+    if (this.rackAt <= now) {
+      this.rackAt = Infinity;
+      if (this.sackOk && this.isSynchronized()) this.rackDetect(now);
+    }
+    if (this.tlpAt <= now) {
+      this.tlpAt = Infinity;
+      if (this.isSynchronized()) this.onTlp(now);
     }
     if (this.persistAt <= now) {
       this.persistAt = Infinity;
@@ -1342,8 +1687,12 @@ export class Tcb implements TcpSocketCore {
       this.toClosed("timeout");
       return;
     }
-    // RFC 6298 §5.4–5.6 and RFC 5681 §3.1: back off, collapse cwnd, go back to SND.UNA.
     this.host.stats.rtoTimeouts++;
+    if (this.sackOk) {
+      this.rtoSack(now);
+      return;
+    }
+    // RFC 6298 §5.4–5.6 and RFC 5681 §3.1: back off, collapse cwnd, go back to SND.UNA.
     this.cc.onTimeout(now, seq_diff(this.sndMax, this.sndUna));
     this.rtt.backoff();
     this.inRecovery = false;
@@ -1354,6 +1703,35 @@ export class Tcb implements TcpSocketCore {
     this.rttSeq = -1;
     // RFC 2018 §8: the receiver may have reneged; forget SACKed bits after a timeout.
     this.sb.clear();
+    this.rtoAt = now + this.rtt.rto;
+  }
+
+  /**
+   * RTO with SACK (RFC 8985 §6.3, RFC 6298 §5.4–5.6, RFC 5681 §3.1): back off, collapse cwnd,
+   * deem everything outstanding lost and forget SACKs (RFC 2018 §8: the receiver may renege);
+   * the lost segments then go out in order as slow start lets the window grow, and RACK finds
+   * lost retransmissions among them. SND.NXT stays: nothing is sent twice needlessly.
+   */
+  private rtoSack(now: number): void {
+    if (!this.undoMarker) {
+      this.ccPrior = this.cc.snapshot();
+      this.undoMarker = true;
+    }
+    this.undoRetrans = 0;
+    this.retransStamp = -1;
+    this.cc.onTimeout(now, seq_diff(this.sndMax, this.sndUna));
+    this.rtt.backoff();
+    this.inRecovery = true;
+    this.rtoRecovery = true;
+    this.dupAcks = 0;
+    this.recoveryPoint = this.recover = this.sndMax;
+    this.highRxt = this.lossEdge = this.sndUna;
+    this.rttSeq = -1;
+    this.sb.clear();
+    this.log.markAllLost();
+    this.tlpEndSeq = -1;
+    this.tlpAt = this.rackAt = Infinity;
+    if (this.log.isEmpty) this.sndNxt = this.sndUna; // nothing recorded: plain go-back-N
     this.rtoAt = now + this.rtt.rto;
   }
 
@@ -1411,7 +1789,12 @@ export class Tcb implements TcpSocketCore {
 
   private enterTimeWait(now: number): void {
     this.state = "TIME-WAIT";
-    this.rtoAt = this.persistAt = this.keepAt = Infinity;
+    this.rtoAt =
+      this.persistAt =
+      this.keepAt =
+      this.rackAt =
+      this.tlpAt =
+        Infinity;
     this.twAt = now + this.host.cfg.timeWaitMs;
     this.emitClosed();
   }
@@ -1434,6 +1817,8 @@ export class Tcb implements TcpSocketCore {
       this.persistAt =
       this.keepAt =
       this.twAt =
+      this.rackAt =
+      this.tlpAt =
         Infinity;
     if (err !== undefined && this.error === undefined) {
       this.error = err;
@@ -1473,6 +1858,14 @@ export class Tcb implements TcpSocketCore {
       sacked: this.sb.snapshot(),
       rtt: this.rtt.snapshot(),
       cc: { name: this.cc.name, state: this.cc.snapshot() },
+      rack: {
+        state: this.rack.snapshot(now),
+        log: this.log.snapshot(now),
+        fields: Object.fromEntries(
+          Object.keys(RECOVERY_FIELDS).map((k) => [k, self[k] as number | boolean]),
+        ),
+        ccPrior: this.ccPrior ?? null,
+      },
     };
   }
 
@@ -1499,6 +1892,18 @@ export class Tcb implements TcpSocketCore {
     t.rtt.restore(s.rtt);
     t.cc = createCongestion(s.cc.name, t.mss, now);
     t.cc.restore(s.cc.state);
+    if (s.rack) {
+      for (const [k, d] of Object.entries(RECOVERY_FIELDS)) {
+        const v = s.rack.fields[k];
+        self[k] = typeof v === typeof d ? v : d;
+      }
+      t.rack.restore(s.rack.state, now);
+      t.log.restore(s.rack.log, now);
+      t.ccPrior = s.rack.ccPrior ?? undefined;
+    } else if (t.sackOk && seq_lt(t.sndUna, t.sndMax)) {
+      // From an older snapshot: what is in flight counts as one segment sent now.
+      t.log.onSend(t.sndUna, t.sndMax, now);
+    }
     return t;
   }
 

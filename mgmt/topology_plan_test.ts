@@ -1,0 +1,105 @@
+import { assertEquals } from "@std/assert";
+import { createApp } from "./app.ts";
+import { LIMITS, Node } from "./node.ts";
+import { exportTopology, parseTopology } from "./topology.ts";
+import { planApply } from "./topology_plan.ts";
+
+const TOKEN = "plan-test-token-0123456789";
+
+const BASE = `switches:
+  - name: core
+    mtu: 1500
+    vlans: { 2: access:10 }
+  - name: old
+stacks:
+  - { name: web, switch: core, ipv4: 10.1.0.2/24, service: { kind: echo, port: 7 } }
+  - { name: gone, switch: old, ipv4: 10.2.0.2/24 }
+`;
+
+const NEXT = `switches:
+  - name: core
+    mtu: 9000
+    hub: true
+    vlans: { 3: "trunk:10,20" }
+  - name: new
+    ports: 8
+stacks:
+  - { name: web, switch: core, ipv4: 10.1.0.2/24, service: { kind: echo, port: 7 } }
+  - { name: db, switch: new, ipv4: 10.3.0.2/24 }
+`;
+
+async function nodeFrom(text: string) {
+  const node = new Node({ id: "n", version: "0" });
+  const app = createApp(node, { token: TOKEN });
+  const t = parseTopology(text);
+  for (const s of t.switches) await node.createSwitch(s, s.sock);
+  for (const s of t.stacks) await node.createStack(s);
+  const call = async (method: string, path: string, body?: unknown) => {
+    const res = await app.request(path, {
+      method,
+      headers: {
+        authorization: `Bearer ${TOKEN}`,
+        ...(body === undefined ? {} : { "content-type": "application/json" }),
+      },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    return { status: res.status, text: await res.text() };
+  };
+  return { node, call };
+}
+
+Deno.test("plan: the same topology plans nothing; a change plans only the difference", async () => {
+  const { node, call } = await nodeFrom(BASE);
+  try {
+    const live = parseTopology(exportTopology(node));
+    assertEquals(planApply(live, parseTopology(BASE)), []);
+    const steps = planApply(live, parseTopology(NEXT));
+    assertEquals(steps.map((s) => s.text), [
+      "- stack gone",
+      "- switch old",
+      '~ switch core: hub false → true, mtu 1500 → 9000, vlans {"2":"access:10"} → ' +
+      '{"3":"trunk:10,20"}',
+      `+ switch new (ports 8, mtu ${LIMITS.mtu.dflt})`,
+      "+ stack db (on new, 10.3.0.2/24)",
+    ]);
+
+    // Applied through the API, the export is the file's topology; applying again plans nothing.
+    for (const s of steps) {
+      const r = await call(s.request.method, s.request.path, s.request.body);
+      assertEquals(r.status < 300, true, `${s.text}: ${r.status} ${r.text}`);
+    }
+    const after = parseTopology(exportTopology(node));
+    assertEquals(planApply(after, parseTopology(NEXT)), []);
+    assertEquals(after.stacks.map((s) => s.name), ["web", "db"]);
+
+    // Every undo, in reverse, gives back the first topology.
+    for (const s of [...steps].reverse()) {
+      const r = await call(s.undo.method, s.undo.path, s.undo.body);
+      assertEquals(r.status < 300, true, `undo ${s.text}: ${r.status} ${r.text}`);
+    }
+    assertEquals(planApply(parseTopology(exportTopology(node)), parseTopology(BASE)), []);
+  } finally {
+    await node.close();
+  }
+});
+
+Deno.test("plan: fixed settings replace a switch, and the stacks and cables on it", async () => {
+  const { node } = await nodeFrom(BASE);
+  try {
+    const live = parseTopology(exportTopology(node));
+    const want = parseTopology(BASE.replace("    mtu: 1500\n", "    mtu: 1500\n    ports: 4\n"));
+    assertEquals(planApply(live, want).map((s) => s.text), [
+      "- stack web (replaced)",
+      "- switch core (replaced: ports 32 → 4)",
+      "+ switch core (ports 4, mtu 1500, vlans 2=access:10)",
+      "+ stack web (on core, 10.1.0.2/24, echo on 7)",
+    ]);
+    const cabled = parseTopology(
+      BASE.replace("  - name: old\n", '  - name: old\n    connect: [ "vde:///tmp/x" ]\n'),
+    );
+    assertEquals(planApply(live, cabled).map((s) => s.text), ["+ cable old connect vde:///tmp/x"]);
+    assertEquals(planApply(cabled, live).map((s) => s.text), ["- cable old connect vde:///tmp/x"]);
+  } finally {
+    await node.close();
+  }
+});
