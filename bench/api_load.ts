@@ -37,10 +37,15 @@ function percentile(xs: number[], p: number): number {
 }
 
 // deno-lint-ignore no-explicit-any
-function next(worker: Worker, type: string): Promise<any> {
-  return new Promise((resolve) => {
+function next(worker: Worker, type: string, timeoutMs = 30_000): Promise<any> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      worker.removeEventListener("message", on);
+      reject(new Error(`The API load worker did not answer "${type}" within ${timeoutMs} ms`));
+    }, timeoutMs);
     const on = (ev: MessageEvent) => {
       if (ev.data?.type !== type) return;
+      clearTimeout(timer);
       worker.removeEventListener("message", on);
       resolve(ev.data);
     };
@@ -63,6 +68,11 @@ export async function apiLoad(opts: ApiLoadOptions): Promise<string> {
   ]);
   const worker = new Worker(new URL("./api_load_client.ts", import.meta.url), { type: "module" });
   const ends: { close(): void }[] = [];
+  let workerError: unknown;
+  worker.onerror = (e) => {
+    workerError = e.message;
+    e.preventDefault();
+  };
   try {
     const url = await waitUntil("the api ready line", () => {
       return /api ready url=(\S+)/.exec(sw.process.errors)?.[1];
@@ -112,7 +122,12 @@ export async function apiLoad(opts: ApiLoadOptions): Promise<string> {
       idle.push(await window());
       const ready = next(worker, "ready");
       worker.postMessage({ cmd: "start", url, token, sse, rps, clients: 10 });
-      connect.push((await ready).connectMs);
+      connect.push(
+        (await ready.catch((e) => {
+          throw workerError ? new Error(`The API load worker failed: ${workerError}`) : e;
+        })).connectMs,
+      );
+      console.error(`api_load: run ${i + 1}: idle ${fmt(idle[i])}/s, load connected`);
       await new Promise((r) => setTimeout(r, SETTLE_MS));
       loaded.push(await window());
       const stopped = next(worker, "stopped");

@@ -37,9 +37,14 @@ async function subscribe(s: Start, ready: () => void): Promise<void> {
       signal: ctl.signal,
     });
     if (!r.ok || !r.body) throw new Error(`HTTP ${r.status}`);
-    for await (const chunk of r.body) {
+    const reader = r.body.getReader();
+    // Aborting the request does not always end a read already waiting on the body: cancel it.
+    ctl.signal.addEventListener("abort", () => reader.cancel().catch(() => {}));
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
       // Count messages roughly (one blank line ends each); the content is not needed.
-      for (let i = 1; i < chunk.length; i++) if (chunk[i] === 10 && chunk[i - 1] === 10) events++;
+      for (let i = 1; i < value.length; i++) if (value[i] === 10 && value[i - 1] === 10) events++;
       if (first) first = false, ready();
     }
   } catch {
@@ -94,7 +99,8 @@ self.onmessage = async (ev: MessageEvent<Start | { cmd: "stop" }>) => {
   } else {
     running = false;
     for (const a of aborts) a.abort();
-    await Promise.all(loops);
+    // Bounded: a request stuck on the node must not hang the benchmark.
+    await Promise.race([Promise.all(loops), new Promise((r) => setTimeout(r, 5_000))]);
     self.postMessage({ type: "stopped", latencies, errors, events });
   }
 };

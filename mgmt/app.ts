@@ -28,6 +28,7 @@ import { ErrorBody, NodeInfo } from "./api/schemas.ts";
 import { switchRoutes } from "./api/switches.ts";
 import { eventRoutes } from "./api/events.ts";
 import { stackRoutes } from "./api/stacks.ts";
+import { gatewayRoutes } from "./api/gateways.ts";
 import { exportTopology } from "./topology.ts";
 import { nodeView } from "./api/views.ts";
 import { dashboardRoutes } from "./dashboard/routes.ts";
@@ -90,6 +91,7 @@ export function createApp(node: Node, opts: AppOptions): OpenAPIHono {
 
   switchRoutes(app, node);
   stackRoutes(app, node);
+  gatewayRoutes(app, node);
   eventRoutes(app, node);
   // The live topology as a file `weft up` accepts (`weft export` prints it).
   app.get(

@@ -98,6 +98,11 @@ Deno.test("api: /openapi.json documents every route and the request schemas", as
   assertEquals(doc.info.version, "9.9.9");
   assertEquals(Object.keys(doc.paths).sort(), [
     "/api/v1/cables",
+    "/api/v1/gateways",
+    "/api/v1/gateways/{name}",
+    "/api/v1/gateways/{name}/forwards",
+    "/api/v1/gateways/{name}/forwards/{id}",
+    "/api/v1/gateways/{name}/leases",
     "/api/v1/node",
     "/api/v1/stacks",
     "/api/v1/stacks/{name}",

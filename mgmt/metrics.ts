@@ -117,6 +117,12 @@ export function renderMetrics(node: Node): string {
     e.add("weft_stack_tcp_connections", "gauge", "", l, s.stack.tcp.connections.length);
     e.add("weft_stack_addresses", "gauge", "", l, s.stack.addressTexts().length);
   }
+  e.declare("weft_gateway_leases", "gauge", "DHCP leases a gateway has in force.");
+  e.declare("weft_gateway_forwards", "gauge", "Port forwards a gateway listens for.");
+  for (const g of node.listGateways()) {
+    e.add("weft_gateway_leases", "gauge", "", { gateway: g.name }, g.gateway.leases().length);
+    e.add("weft_gateway_forwards", "gauge", "", { gateway: g.name }, g.gateway.forwards().length);
+  }
   e.add(
     "weft_api_requests_total",
     "counter",

@@ -3,13 +3,7 @@
 import { formatMac } from "../../core/mac.ts";
 import type { Port } from "../../switch/port.ts";
 import { formatVlanMode } from "../../switch/vlan.ts";
-import type {
-  CableInfo,
-  ManagedGateway,
-  ManagedStack,
-  ManagedSwitch,
-  Node,
-} from "../node.ts";
+import type { CableInfo, ManagedGateway, ManagedStack, ManagedSwitch, Node } from "../node.ts";
 
 export function nodeView(node: Node) {
   return { id: node.id, version: node.version, uptimeSec: node.uptimeSec, roles: node.roles };

@@ -10,6 +10,10 @@
  *   weft ctl create stack NAME switch=SW ipv4=CIDR|dhcp [ipv6=auto,CIDR] [gateways=A,B]
  *            [service.kind=echo|dir|proxy service.port=N service.path=DIR service.target=H:P]
  *   weft ctl list cables | create cable SWITCH URL [direction=listen] | delete cable SWITCH URL
+ *   weft ctl list gateways | show gateway NAME | delete gateway NAME
+ *   weft ctl create gateway NAME switch=SW cidr=10.0.2.0/24 [dhcp.start=A dhcp.end=B dns=true]
+ *   weft ctl list forwards GW | list leases GW | delete forward GW ID
+ *   weft ctl create forward GW proto=tcp hostAddr=127.0.0.1 hostPort=2222 guestAddr=A guestPort=22
  *
  * The token comes from --token-file, $WEFT_TOKEN or STATE/api.token; the API from --api (default
  * http://127.0.0.1:7780; https://HOST:PORT with --fp, the node's pinned certificate —
@@ -65,6 +69,10 @@ export function requestOf(args: string[]): { method: string; path: string; body?
   const stack = (name?: string) => {
     if (!name) throw new UsageError(`weft ctl ${verb} ${kind}: expected a stack name`);
     return `/api/v1/stacks/${encodeURIComponent(name)}`;
+  };
+  const gw = (name?: string) => {
+    if (!name) throw new UsageError(`weft ctl ${verb} ${kind}: expected a gateway name`);
+    return `/api/v1/gateways/${encodeURIComponent(name)}`;
   };
   const url = (u?: string) => {
     if (!u) throw new UsageError(`weft ctl ${verb} ${kind}: expected a cable URL`);
@@ -130,6 +138,32 @@ export function requestOf(args: string[]): { method: string; path: string; body?
         path: "/api/v1/cables",
         body: { switch: rest[0], url: url(rest[1]), ...parseAssignments(rest.slice(2)) },
       };
+    case "list gateways":
+      return { method: "GET", path: "/api/v1/gateways" };
+    case "show gateway":
+      return { method: "GET", path: gw(rest[0]) };
+    case "create gateway":
+      gw(rest[0]);
+      return {
+        method: "POST",
+        path: "/api/v1/gateways",
+        body: { name: rest[0], ...parseAssignments(rest.slice(1)) },
+      };
+    case "delete gateway":
+      return { method: "DELETE", path: gw(rest[0]) };
+    case "list forwards":
+      return { method: "GET", path: `${gw(rest[0])}/forwards` };
+    case "create forward":
+      return {
+        method: "POST",
+        path: `${gw(rest[0])}/forwards`,
+        body: parseAssignments(rest.slice(1)),
+      };
+    case "delete forward":
+      if (!rest[1]) throw new UsageError(`weft ctl delete forward: expected GATEWAY ID`);
+      return { method: "DELETE", path: `${gw(rest[0])}/forwards/${encodeURIComponent(rest[1])}` };
+    case "list leases":
+      return { method: "GET", path: `${gw(rest[0])}/leases` };
     case "delete cable": {
       sw(rest[0]);
       const q = new URLSearchParams({ switch: rest[0], url: url(rest[1]) });
@@ -159,6 +193,11 @@ export const ctlCommand: Command = {
     "  weft ctl list stacks              weft ctl show stack web        weft ctl delete stack web",
     "  weft ctl create cable sw0 tcp://hostB:7000   (direction=listen: accept cables on a URL)",
     "  weft ctl list cables              weft ctl delete cable sw0 tcp://hostB:7000",
+    "  weft ctl create gateway gw switch=sw0 cidr=10.0.2.0/24 dhcp.start=10.0.2.15 \\",
+    "      dhcp.end=10.0.2.99 dns=true",
+    "  weft ctl create forward gw proto=tcp hostAddr=127.0.0.1 hostPort=2222 \\",
+    "      guestAddr=10.0.2.15 guestPort=22",
+    "  weft ctl list forwards gw         weft ctl delete forward gw fwd1  weft ctl list leases gw",
     "Remote: weft ctl --api https://HOST:7780 --fp sha256:… --token-file F list switches",
     "Token: --token-file, $WEFT_TOKEN, else STATE/api.token. Output: a table, or --json.",
   ].join("\n"),
