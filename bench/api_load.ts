@@ -111,15 +111,26 @@ export async function apiLoad(opts: ApiLoadOptions): Promise<string> {
     ends.push({ close: () => blasting = false });
     await new Promise((r) => setTimeout(r, 500)); // warm up (JIT, queues)
 
-    const window = async () => {
-      const g0 = got, t0 = performance.now();
+    // The switch's own CPU time (utime + stime, /proc/PID/stat fields 14–15, in 1/100 s): frames
+    // per switch-CPU-second separates the node's cost from the clients' and the blaster's, which
+    // share the same 2 cores.
+    const cpuTicks = async () => {
+      const stat = await Deno.readTextFile(`/proc/${sw.pid}/stat`);
+      const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      return Number(f[11]) + Number(f[12]);
+    };
+    const perCpu = { idle: [] as number[], loaded: [] as number[] };
+    const window = async (kind: "idle" | "loaded") => {
+      const g0 = got, t0 = performance.now(), c0 = await cpuTicks();
       await new Promise((r) => setTimeout(r, WINDOW_MS));
-      return ((got - g0) * 1000) / (performance.now() - t0);
+      const frames = got - g0, cpu = ((await cpuTicks()) - c0) / 100;
+      perCpu[kind].push(cpu > 0 ? frames / cpu : NaN);
+      return (frames * 1000) / (performance.now() - t0);
     };
     const idle: number[] = [], loaded: number[] = [], lat: number[] = [], connect: number[] = [];
     let errors = 0, events = 0;
     for (let i = 0; i < opts.runs; i++) {
-      idle.push(await window());
+      idle.push(await window("idle"));
       const ready = next(worker, "ready");
       worker.postMessage({ cmd: "start", url, token, sse, rps, clients: 10 });
       connect.push(
@@ -129,7 +140,7 @@ export async function apiLoad(opts: ApiLoadOptions): Promise<string> {
       );
       console.error(`api_load: run ${i + 1}: idle ${fmt(idle[i])}/s, load connected`);
       await new Promise((r) => setTimeout(r, SETTLE_MS));
-      loaded.push(await window());
+      loaded.push(await window("loaded"));
       const stopped = next(worker, "stopped");
       worker.postMessage({ cmd: "stop" });
       const s = await stopped;
@@ -150,6 +161,9 @@ export async function apiLoad(opts: ApiLoadOptions): Promise<string> {
       `${percentile(lat, 99).toFixed(1)} ms`,
       `${lat.length}${errors ? ` (${errors} errors)` : ""}`,
       `${median(connect).toFixed(0)} ms`,
+      `${fmt(median(perCpu.idle))} → ${fmt(median(perCpu.loaded))} (${
+        ((1 - median(perCpu.loaded) / median(perCpu.idle)) * 100).toFixed(1)
+      } % more CPU per frame)`,
     ]];
     return `### Forwarding under API load: 64 B frames through a \`weft switch\` process, ` +
       `${sse} SSE clients + ${rps} req/s (median of ${opts.runs}; goal ≤ 10 % loss)\n\n` +
@@ -162,6 +176,7 @@ export async function apiLoad(opts: ApiLoadOptions): Promise<string> {
           "API p99",
           "requests",
           `${sse} SSE connect`,
+          "frames per switch CPU-second, idle → loaded",
         ],
         rows,
       ) +
