@@ -5,8 +5,8 @@
  * Each system gets a fresh guest namespace (the kernel's TCP as the client) and a "host" namespace
  * whose loopback holds the servers, reached from the guest at the gateway address (weft and slirp:
  * 10.0.2.2 → 127.0.0.1; pasta: the host's default gateway, mapped to its loopback):
- * - weft: a weft switch holds the guest's TAP (`tap://wt0?netns=…`), `weft gateway` runs in the
- *   host namespace on that switch;
+ * - weft: `weft gateway --switch tap://wt0?netns=…` in the host namespace owns the guest's TAP
+ *   (as slirp4netns and pasta own theirs: no switch in between);
  * - slirp4netns: `slirp4netns --configure --mtu=N` in the host namespace, tap0 in the guest;
  * - pasta: `pasta --config-net -m N --netns …` in the host namespace (which gets a veth with a
  *   default route for pasta to copy, since a fresh namespace has none).
@@ -42,19 +42,12 @@ interface Env {
 type Setup = (lab: Lab, guest: Netns, host: Netns, mtu: number) => Promise<string>;
 
 const weftSetup: Setup = async (lab, guest, host, mtu) => {
-  const sw = await lab.weftSwitch(["--connect", `tap://wt0?netns=${guest.name}&mtu=${mtu}`]);
-  await waitUntil("wt0", async () => (await guest.exec(["ip", "link", "show", "wt0"])).success, {
-    timeoutMs: 30_000,
-    intervalMs: 50,
-  });
-  await guest.linkUp("wt0");
-  await guest.addAddress("wt0", "10.0.2.15/24");
-  await guest.ip("route", "add", "default", "via", "10.0.2.2");
+  // The gateway owns the guest's TAP itself, as slirp4netns and pasta do (no switch between).
   const gw = host.spawn(
     weftCommand([
       "gateway",
       "--switch",
-      `${sw.url}?mtu=${mtu}`,
+      `tap://wt0?netns=${guest.name}&mtu=${mtu}`,
       "--cidr",
       "10.0.2.0/24",
       "--mtu",
@@ -64,6 +57,9 @@ const weftSetup: Setup = async (lab, guest, host, mtu) => {
   );
   lab.use(gw);
   await gw.waitForOutput(/^weft gateway: ready$/m, 45_000);
+  await guest.linkUp("wt0");
+  await guest.addAddress("wt0", "10.0.2.15/24");
+  await guest.ip("route", "add", "default", "via", "10.0.2.2");
   return "10.0.2.2";
 };
 
@@ -216,21 +212,35 @@ async function measure(name: string, setup: Setup, mtu: number, runs: number): P
     iperfDown: [],
     conns: [],
   };
+  // One failed measurement (a peer's bug, a timeout) is reported, not allowed to hide the rest.
+  const one = async (k: keyof Figures, fn: () => Promise<number>) => {
+    try {
+      f[k].push(await fn());
+    } catch (e) {
+      errors.push(`${name} MTU ${mtu} ${k}: ${errorText(e).split("\n")[0].slice(0, 160)}`);
+    }
+  };
   for (let i = 0; i < runs; i++) {
-    f.down.push(MIB / await curlTime(guest, [`http://${gw}:8080/r.bin`]));
-    f.up.push(MIB / await curlTime(guest, ["-T", `${www}/r.bin`, `http://${gw}:8081/u.bin`]));
-    f.iperfUp.push(await iperf(env, false));
-    f.iperfDown.push(await iperf(env, true));
-    f.conns.push(await connRate(env));
+    await one("down", async () => MIB / await curlTime(guest, [`http://${gw}:8080/r.bin`]));
+    await one(
+      "up",
+      async () => MIB / await curlTime(guest, ["-T", `${www}/r.bin`, `http://${gw}:8081/u.bin`]),
+    );
+    await one("iperfUp", () => iperf(env, false));
+    await one("iperfDown", () => iperf(env, true));
+    await one("conns", () => connRate(env));
   }
+  const m = (xs: number[]) => (xs.length ? median(xs) : NaN);
   return {
-    down: median(f.down),
-    up: median(f.up),
-    iperfUp: median(f.iperfUp),
-    iperfDown: median(f.iperfDown),
-    conns: median(f.conns),
+    down: m(f.down),
+    up: m(f.up),
+    iperfUp: m(f.iperfUp),
+    iperfDown: m(f.iperfDown),
+    conns: m(f.conns),
   };
 }
+
+const errors: string[] = [];
 
 export async function gatewayBench(runs: number): Promise<string> {
   const systems: Array<[string, Setup, string]> = [
@@ -256,15 +266,18 @@ export async function gatewayBench(runs: number): Promise<string> {
         if (name === "weft gateway") base[mtu] = r;
         const w = base[mtu];
         const vs = (x: number, y: number | undefined) =>
-          name === "weft gateway" || y === undefined ? "" : ` (weft ×${(y / x).toFixed(2)})`;
+          name === "weft gateway" || y === undefined || !(x > 0) || !(y > 0)
+            ? ""
+            : ` (weft ×${(y / x).toFixed(2)})`;
+        const n = (x: number, d: number) => (Number.isNaN(x) ? "failed" : x.toFixed(d));
         rows.push([
           name,
           mtu,
-          `${r.down.toFixed(1)}${vs(r.down, w?.down)}`,
-          `${r.up.toFixed(1)}${vs(r.up, w?.up)}`,
-          `${r.iperfDown.toFixed(2)}${vs(r.iperfDown, w?.iperfDown)}`,
-          `${r.iperfUp.toFixed(2)}${vs(r.iperfUp, w?.iperfUp)}`,
-          `${r.conns.toFixed(0)}${vs(r.conns, w?.conns)}`,
+          `${n(r.down, 1)}${vs(r.down, w?.down)}`,
+          `${n(r.up, 1)}${vs(r.up, w?.up)}`,
+          `${n(r.iperfDown, 2)}${vs(r.iperfDown, w?.iperfDown)}`,
+          `${n(r.iperfUp, 2)}${vs(r.iperfUp, w?.iperfUp)}`,
+          `${n(r.conns, 0)}${vs(r.conns, w?.conns)}`,
         ]);
       } catch (e) {
         rows.push([name, mtu, `failed: ${errorText(e).split("\n")[0]}`]);
@@ -280,7 +293,7 @@ export async function gatewayBench(runs: number): Promise<string> {
       "iperf3 host→guest, Gbit/s",
       "iperf3 guest→host, Gbit/s",
       "new TCP conns/s",
-    ], rows);
+    ], rows) + (errors.length ? `\n\nFailures:\n${errors.map((e) => `- ${e}`).join("\n")}` : "");
 }
 
 if (import.meta.main) {

@@ -237,3 +237,39 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "gateway: IPv6 — RA gives the guest a SLAAC address; TCP to [prefix::2] reaches ::1",
+  ...sanitize,
+  async fn() {
+    const [a, b] = createPair("gw6", 1514);
+    const gw = await Gateway.start({ endpoint: a, cidr: "10.0.2.0/24", ip6: "fd00:2::/64" });
+    const guest = new Stack({ endpoint: b, ipv4: parse_cidr("10.0.2.15/24")!, ipv6: ["auto"] });
+    let server: Deno.TcpListener | undefined;
+    try {
+      assert(await guest.settled(10_000), `no SLAAC address: ${guest.addressTexts()}`);
+      assert(
+        guest.addressTexts().some((t) => t.startsWith("fd00:2::")),
+        guest.addressTexts().join(),
+      );
+      try {
+        server = Deno.listen({ hostname: "::1", port: 0 });
+      } catch {
+        return; // no IPv6 loopback on this machine: nothing more to check
+      }
+      const port = (server.addr as Deno.NetAddr).port;
+      server.accept().then(async (c) => {
+        await c.write(new TextEncoder().encode("v6 ok"));
+        c.close();
+      });
+      const c = await connect(guest, { hostname: "fd00:2::2", port });
+      assertEquals(new TextDecoder().decode(await readAll(c)), "v6 ok");
+      c.close();
+      assert(((gw.counters().ra as Record<string, number>).sent) >= 1);
+    } finally {
+      server?.close();
+      await gw.close();
+      await guest.close();
+    }
+  },
+});
