@@ -79,7 +79,14 @@ Deno.test("api: stacks on a switch talk TCP to each other; list, show, delete", 
     );
 
     // A switch carrying stacks is not deleted from under them.
-    await refused(fx, 409, "DELETE", "/api/v1/switches/sw0", undefined, /stack echo1, stack client/);
+    await refused(
+      fx,
+      409,
+      "DELETE",
+      "/api/v1/switches/sw0",
+      undefined,
+      /stack echo1, stack client/,
+    );
     const del = await fx.call("DELETE", "/api/v1/stacks/echo1");
     assertEquals([del.status, del.text], [204, ""]);
     await refused(fx, 404, "GET", "/api/v1/stacks/echo1", undefined, /No stack named "echo1"/);
