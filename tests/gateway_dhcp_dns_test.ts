@@ -22,24 +22,12 @@ import type { Lab } from "./_harness/lab.ts";
 import type { Netns } from "./_harness/netns.ts";
 import { describeFailure, waitUntil } from "./_harness/process.ts";
 import { findTool } from "./_harness/requirements.ts";
+import { udhcpc, UDHCPC_SCRIPT } from "./_harness/udhcpc.ts";
 
 const A = (s: string) => parse_addr(s)!;
 const RESERVED_MAC = "02:77:00:00:00:01";
 const GUEST_MAC = "02:77:00:00:00:02";
 const DHCLIENT_MAC = "02:77:00:00:00:03";
-
-/** udhcpc's script: print what it was told, configure the address (for the DNS checks). */
-const UDHCPC_SCRIPT = `#!/bin/sh
-case "$1" in
-  bound|renew)
-    echo "WEFT ip=$ip subnet=$subnet router=$router dns=$dns domain=$domain mtu=$mtu lease=$lease serverid=$serverid"
-    ip addr flush dev "$interface"
-    ip addr add "$ip/$subnet" dev "$interface"
-    ;;
-  deconfig) ip addr flush dev "$interface" ;;
-esac
-exit 0
-`;
 
 /** dhclient's script: print the new_* variables on BOUND. */
 const DHCLIENT_SCRIPT = `#!/bin/sh
@@ -147,32 +135,6 @@ async function upstream(lab: Lab): Promise<{ port: number; kind: string }> {
     }
   })();
   return { port, kind: "deno responder" };
-}
-
-async function udhcpc(
-  ns: Netns,
-  script: string,
-  extra: string[] = [],
-): Promise<Record<string, string>> {
-  const r = await ns.exec([
-    "busybox",
-    "udhcpc",
-    "-i",
-    "wt0",
-    "-n",
-    "-q",
-    "-f",
-    "-t",
-    "4",
-    "-T",
-    "1",
-    "-s",
-    script,
-    ...extra,
-  ], { timeoutMs: 20_000 });
-  const m = /^WEFT (.*)$/m.exec(r.stdout);
-  assert(r.success && m !== null, describeFailure(r));
-  return Object.fromEntries(m[1].split(" ").map((kv) => kv.split("=", 2) as [string, string]));
 }
 
 async function setMac(ns: Netns, mac: string): Promise<void> {

@@ -14,6 +14,7 @@ import { download, sha256sum, writeRandomFile } from "./_harness/http.ts";
 import { startUploadServer } from "./_harness/stack_lan.ts";
 import { type Background, waitUntil } from "./_harness/process.ts";
 import { runWeft, weftCommand } from "./_harness/weft.ts";
+import { udhcpc, UDHCPC_SCRIPT } from "./_harness/udhcpc.ts";
 
 const TOOLS = ["ip", "ping", "curl", "python3", "sha256sum"];
 const MIB = 40;
@@ -22,9 +23,15 @@ interface GatewayLan {
   guest: Netns;
   host: Netns;
   gw: Background;
+  /** Start another `weft gateway` with the same arguments (after the first one died). */
+  restart(): Promise<Background>;
 }
 
-async function gatewayLan(lab: Lab, extra: string[] = []): Promise<GatewayLan> {
+async function gatewayLan(
+  lab: Lab,
+  extra: string[] = [],
+  opts: { staticGuest?: boolean } = {},
+): Promise<GatewayLan> {
   const guest = await lab.netns("guest");
   const host = await lab.netns("host");
   const sw = await lab.weftSwitch(["--connect", `tap://wt0?netns=${guest.name}`]);
@@ -32,14 +39,19 @@ async function gatewayLan(lab: Lab, extra: string[] = []): Promise<GatewayLan> {
     return (await guest.exec(["ip", "link", "show", "wt0"])).success;
   }, { timeoutMs: 30_000, intervalMs: 50 });
   await guest.linkUp("wt0");
-  await guest.addAddress("wt0", "10.0.2.15/24");
-  await guest.ip("route", "add", "default", "via", "10.0.2.2");
-  const gw = host.spawn(
-    weftCommand(["gateway", "--switch", sw.url, "--cidr", "10.0.2.0/24", ...extra]),
-    { name: "weft gateway" },
-  );
-  await gw.waitForOutput(/^weft gateway: ready$/m, 45_000);
-  return { guest, host, gw };
+  if (opts.staticGuest !== false) {
+    await guest.addAddress("wt0", "10.0.2.15/24");
+    await guest.ip("route", "add", "default", "via", "10.0.2.2");
+  }
+  const start = async () => {
+    const p = host.spawn(
+      weftCommand(["gateway", "--switch", sw.url, "--cidr", "10.0.2.0/24", ...extra]),
+      { name: "weft gateway" },
+    );
+    await p.waitForOutput(/^weft gateway: ready$/m, 45_000);
+    return p;
+  };
+  return { guest, host, gw: await start(), restart: start };
 }
 
 async function stopCleanly(gw: Background): Promise<void> {
@@ -176,3 +188,44 @@ Deno.test("gateway: bad ranges and --forward specs exit 2 with one clear line", 
     assertMatch(lines[0], re);
   }
 });
+
+peerTest(
+  "gateway: --dhcp --dns: udhcpc gets address, router, DNS and MTU; the lease survives kill -9; NAME.weft resolves",
+  { tools: [...TOOLS, "busybox"], tun: true },
+  async (lab) => {
+    const leases = lab.path("leases.json");
+    const lan = await gatewayLan(
+      lab,
+      ["--dhcp", "10.0.2.20-10.0.2.40", "--dns", "--lease-file", leases, "--mtu", "1400"],
+      { staticGuest: false },
+    );
+    const script = lab.path("udhcpc.sh");
+    await Deno.writeTextFile(script, UDHCPC_SCRIPT, { mode: 0o755 });
+    const first = await udhcpc(lan.guest, script, ["-x", "hostname:guest1"]);
+    const n = Number(first.ip.split(".")[3]);
+    assert(
+      first.ip.startsWith("10.0.2.") && n >= 20 && n <= 40,
+      `lease ${first.ip} outside the pool`,
+    );
+    assertEquals(first.router, "10.0.2.2");
+    assertEquals(first.dns, "10.0.2.2");
+    assertEquals(first.mtu, "1400");
+    // The guest's name is in the gateway's zone, answered by the gateway's DNS forwarder.
+    const ns = await lan.guest.exec(["busybox", "nslookup", "guest1.weft", "10.0.2.2"], {
+      timeoutMs: 15_000,
+    });
+    assertMatch(
+      ns.stdout,
+      new RegExp(`Address:?\\s+${first.ip.replaceAll(".", "\\.")}`),
+      ns.stdout + ns.stderr,
+    );
+    // kill -9: nothing gets a chance to write; the committed lease must be in the file already.
+    lan.gw.signal("SIGKILL");
+    await lan.gw.waitExit(10_000);
+    await lan.restart();
+    await lan.guest.ip("addr", "flush", "dev", "wt0");
+    const again = await udhcpc(lan.guest, script, ["-x", "hostname:guest1"]);
+    assertEquals(again.ip, first.ip, "the same address after kill -9 and restart");
+  },
+  { timeoutMs: 120_000 },
+);
