@@ -236,6 +236,32 @@ async function guarded(name: string, vs: string | undefined, fn: () => Promise<R
 }
 
 /**
+ * The frame of every server row: skipped with `opts.skip`'s reason, else a server started by
+ * `start` at a fresh address, measured by `measure(ip)` once the kernel side sees it serving, and
+ * stopped whatever happens; a failure becomes a skipped row that says why.
+ */
+function withServer(
+  env: StackEnv,
+  name: string,
+  start: StartServer,
+  opts: { skip?: string; vs?: string },
+  measure: (ip: string) => Promise<Row>,
+): Promise<Row> {
+  if (opts.skip) return Promise.resolve({ name, skipped: opts.skip, vs: opts.vs });
+  return guarded(name, opts.vs, async () => {
+    const cidr = env.nextIp();
+    const server = await start(env, cidr);
+    try {
+      const ip = addrOf(cidr);
+      await waitServing(env.kernel, `http://${ip}:${PORT}`, server);
+      return await measure(ip);
+    } finally {
+      await server.stop();
+    }
+  });
+}
+
+/**
  * Kernel curl (in `env.kernel`, on the switch's TAP) ← a server started by `start` on the switch
  * at a fresh address. `skip` (a reason) short-circuits the row.
  */
@@ -245,18 +271,11 @@ export function serverRow(
   start: StartServer,
   opts: { skip?: string; vs?: string } = {},
 ): Promise<Row> {
-  if (opts.skip) return Promise.resolve({ name, skipped: opts.skip, vs: opts.vs });
-  return guarded(name, opts.vs, async () => {
-    const cidr = env.nextIp();
-    const server = await start(env, cidr);
-    try {
-      const base = `http://${addrOf(cidr)}:${PORT}`;
-      await waitServing(env.kernel, base, server);
-      return { name, vs: opts.vs, ...(await curlFigures(env, env.kernel, base)) };
-    } finally {
-      await server.stop();
-    }
-  });
+  return withServer(env, name, start, opts, async (ip) => ({
+    name,
+    vs: opts.vs,
+    ...(await curlFigures(env, env.kernel, `http://${ip}:${PORT}`)),
+  }));
 }
 
 /** A user-space client (`fetch`) ← a user-space server (`start`), both on the switch. */
@@ -267,41 +286,32 @@ export function pairRow(
   fetch: Fetch,
   opts: { skip?: string; vs?: string } = {},
 ): Promise<Row> {
-  if (opts.skip) return Promise.resolve({ name, skipped: opts.skip, vs: opts.vs });
-  return guarded(name, opts.vs, async () => {
-    const cidr = env.nextIp();
-    const server = await start(env, cidr);
-    try {
-      const ip = addrOf(cidr);
-      await waitServing(env.kernel, `http://${ip}:${PORT}`, server);
-      const paths = SIZES_MIB.map((m) => `/${fileName(m)}`);
-      const per: number[][] = SIZES_MIB.map(() => []);
-      const reqs: number[] = [];
-      for (let i = 0; i < env.runs; i++) {
-        // A fresh client stack per run, like a fresh curl process.
-        const got = await fetch(env, env.nextIp(), ip, paths);
-        for (const [k, mib] of SIZES_MIB.entries()) {
-          const t = got[k];
-          if (!t || t.bytes !== mib * 1048576) {
-            throw new Error(`${name}: ${paths[k]} gave ${t?.bytes} bytes`);
-          }
-          per[k].push(t.bytes / 1048576 / t.seconds);
+  return withServer(env, name, start, opts, async (ip) => {
+    const paths = SIZES_MIB.map((m) => `/${fileName(m)}`);
+    const per: number[][] = SIZES_MIB.map(() => []);
+    const reqs: number[] = [];
+    for (let i = 0; i < env.runs; i++) {
+      // A fresh client stack per run, like a fresh curl process.
+      const got = await fetch(env, env.nextIp(), ip, paths);
+      for (const [k, mib] of SIZES_MIB.entries()) {
+        const t = got[k];
+        if (!t || t.bytes !== mib * 1048576) {
+          throw new Error(`${name}: ${paths[k]} gave ${t?.bytes} bytes`);
         }
-        const small = await fetch(
-          env,
-          env.nextIp(),
-          ip,
-          Array.from({ length: SMALL_REQUESTS }, () => "/small.bin"),
-        );
-        if (small.length !== SMALL_REQUESTS || small.some((t) => t.bytes !== SMALL_BYTES)) {
-          throw new Error(`${name}: small requests: ${small.length} complete replies`);
-        }
-        reqs.push(SMALL_REQUESTS / small.reduce((s, t) => s + t.seconds, 0));
+        per[k].push(t.bytes / 1048576 / t.seconds);
       }
-      return { name, vs: opts.vs, mibs: per.map(median), reqs: median(reqs) };
-    } finally {
-      await server.stop();
+      const small = await fetch(
+        env,
+        env.nextIp(),
+        ip,
+        Array.from({ length: SMALL_REQUESTS }, () => "/small.bin"),
+      );
+      if (small.length !== SMALL_REQUESTS || small.some((t) => t.bytes !== SMALL_BYTES)) {
+        throw new Error(`${name}: small requests: ${small.length} complete replies`);
+      }
+      reqs.push(SMALL_REQUESTS / small.reduce((s, t) => s + t.seconds, 0));
     }
+    return { name, vs: opts.vs, mibs: per.map(median), reqs: median(reqs) };
   });
 }
 

@@ -87,6 +87,17 @@ export interface Topology {
   stacks: StackSpec[];
 }
 
+/** Read and check the topology file `file` (`weft up`, `weft apply`); ConfigError on any problem. */
+export async function readTopologyFile(file: string): Promise<Topology> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(file);
+  } catch (e) {
+    throw new ConfigError(`Cannot read topology "${file}": ${(e as Error).message}`);
+  }
+  return parseTopology(text, file);
+}
+
 /** Parse and check a topology; ConfigError `FILE:LINE:COL: …` on any problem. */
 export function parseTopology(
   text: string,

@@ -6,23 +6,7 @@
  */
 
 import { assert, assertEquals, assertMatch, assertNotEquals } from "@std/assert";
-import { waitUntil } from "./_harness/process.ts";
-import { runWeft, spawnWeft } from "./_harness/weft.ts";
-
-async function startUp(file: string, state: string) {
-  const up = spawnWeft(["up", file, "--state", state], { name: "weft up" });
-  try {
-    const url = await waitUntil("the api ready line", () => {
-      if (up.exitStatus) throw new Error(`weft up exited:\n${up}`);
-      return /api ready url=(\S+)/.exec(up.errors)?.[1];
-    }, { timeoutMs: 30_000 });
-    await waitUntil("node up", () => /node up/.test(up.errors), { timeoutMs: 10_000 });
-    return { url, process: up, [Symbol.asyncDispose]: () => up[Symbol.asyncDispose]() };
-  } catch (e) {
-    await up.stop();
-    throw e;
-  }
-}
+import { runWeft, startWeftUp } from "./_harness/weft.ts";
 
 Deno.test("apply: dry run, apply of the difference, rollback of a failed step, bad file", async () => {
   const tmp = await Deno.makeTempDir({ prefix: "weft-apply-" });
@@ -53,7 +37,7 @@ Deno.test("apply: dry run, apply of the difference, rollback of a failed step, b
     ].join("\n");
     await Deno.writeTextFile(`${tmp}/up.yaml`, `api: 127.0.0.1:0\n${base}`);
     await Deno.writeTextFile(`${tmp}/next.yaml`, next);
-    await using up = await startUp(`${tmp}/up.yaml`, state);
+    await using up = await startWeftUp(`${tmp}/up.yaml`, state);
     const weft = (...a: string[]) => runWeft([...a, "--api", up.url, "--state", state]);
     const exported = async () => {
       const r = await weft("export");

@@ -1,24 +1,8 @@
 /** `weft up FILE.yaml`: a node from a topology file, checked whole before anything starts. */
 
 import { assert, assertEquals, assertMatch } from "@std/assert";
-import { exists, waitUntil } from "./_harness/process.ts";
-import { runWeft, spawnWeft } from "./_harness/weft.ts";
-
-/** `weft up FILE` in the background, once its API answers and its node is up. */
-async function startUp(file: string, state: string) {
-  const up = spawnWeft(["up", file, "--state", state], { name: "weft up" });
-  try {
-    const url = await waitUntil("the api ready line", () => {
-      if (up.exitStatus) throw new Error(`weft up exited:\n${up}`);
-      return /api ready url=(\S+)/.exec(up.errors)?.[1];
-    }, { timeoutMs: 30_000 });
-    await waitUntil("node up", () => /node up/.test(up.errors), { timeoutMs: 10_000 });
-    return { url, [Symbol.asyncDispose]: () => up[Symbol.asyncDispose]() };
-  } catch (e) {
-    await up.stop();
-    throw e;
-  }
-}
+import { exists } from "./_harness/process.ts";
+import { runWeft, startWeftUp } from "./_harness/weft.ts";
 
 Deno.test("up: two switches from YAML, one cabled to the other, driven by weft ctl", async () => {
   const tmp = await Deno.makeTempDir({ prefix: "weft-up-" });
@@ -38,7 +22,7 @@ Deno.test("up: two switches from YAML, one cabled to the other, driven by weft c
         "",
       ].join("\n"),
     );
-    await using up = await startUp(file, `${tmp}/state`);
+    await using up = await startWeftUp(file, `${tmp}/state`);
     const url = up.url;
     const ctl = (...a: string[]) => runWeft(["ctl", "--api", url, "--state", `${tmp}/state`, ...a]);
     const list = await ctl("--json", "list", "switches");
@@ -100,7 +84,7 @@ Deno.test("up → export → up of the export gives the same topology", async ()
       ].join("\n"),
     );
     const exportOf = async (yamlFile: string, state: string) => {
-      await using up = await startUp(yamlFile, state);
+      await using up = await startWeftUp(yamlFile, state);
       const r = await runWeft(["export", "--api", up.url, "--state", state]);
       assertEquals(r.code, 0, r.stderr);
       return r.stdout;

@@ -4,9 +4,9 @@
  */
 
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
-import type { Node } from "../node.ts";
+import type { ManagedGateway, Node } from "../node.ts";
+import { itemRoutes, listRoute, type NamedResource } from "./named_resource_routes.ts";
 import {
-  ErrorBody,
   ForwardInfo,
   ForwardParam,
   ForwardSpec,
@@ -15,40 +15,36 @@ import {
   Lease,
   NameParam,
 } from "./schemas.ts";
+import { E400, E413, errorResponse, jsonBody, jsonResponse } from "./route_parts.ts";
 import { gatewayView } from "./views.ts";
 
-const json = <T extends z.ZodType>(schema: T, description: string) => ({
-  content: { "application/json": { schema } },
-  description,
-});
-const err = (description: string) => json(ErrorBody, description);
-const body = <T extends z.ZodType>(schema: T) => ({
-  body: { content: { "application/json": { schema } }, required: true },
-});
-const E400 = err("Bad input: the message names the value and what was expected");
-const E404 = err("No such gateway, switch or forward");
-const E409 = err("Conflict: a name or host port in use");
-const E413 = err("Body larger than 64 KiB");
+const E404 = errorResponse("No such gateway, switch or forward");
+const E409 = errorResponse("Conflict: a name or host port in use");
 
 export function gatewayRoutes(app: OpenAPIHono, node: Node): void {
-  app.openapi(
-    createRoute({
-      method: "get",
-      path: "/api/v1/gateways",
-      tags: ["gateways"],
-      responses: { 200: json(z.array(GatewayInfo), "All gateways") },
-    }),
-    (c) => c.json(node.listGateways().map(gatewayView), 200),
-  );
+  const resource: NamedResource<ManagedGateway> = {
+    path: "/api/v1/gateways",
+    tag: "gateways",
+    nameParam: NameParam,
+    info: GatewayInfo,
+    view: gatewayView,
+    list: () => node.listGateways(),
+    get: (name) => node.getGateway(name),
+    remove: (name) => node.deleteGateway(name),
+    listDescription: "All gateways",
+    itemDescription: "The gateway",
+    E404,
+  };
+  listRoute(app, resource);
 
   app.openapi(
     createRoute({
       method: "post",
       path: "/api/v1/gateways",
       tags: ["gateways"],
-      request: body(GatewayCreate),
+      request: jsonBody(GatewayCreate),
       responses: {
-        201: json(GatewayInfo, "Started"),
+        201: jsonResponse(GatewayInfo, "Started"),
         400: E400,
         404: E404,
         409: E409,
@@ -58,30 +54,7 @@ export function gatewayRoutes(app: OpenAPIHono, node: Node): void {
     async (c) => c.json(gatewayView(await node.createGateway(c.req.valid("json"))), 201),
   );
 
-  app.openapi(
-    createRoute({
-      method: "get",
-      path: "/api/v1/gateways/{name}",
-      tags: ["gateways"],
-      request: { params: NameParam },
-      responses: { 200: json(GatewayInfo, "The gateway"), 400: E400, 404: E404 },
-    }),
-    (c) => c.json(gatewayView(node.getGateway(c.req.valid("param").name)), 200),
-  );
-
-  app.openapi(
-    createRoute({
-      method: "delete",
-      path: "/api/v1/gateways/{name}",
-      tags: ["gateways"],
-      request: { params: NameParam },
-      responses: { 204: { description: "Deleted" }, 400: E400, 404: E404 },
-    }),
-    async (c) => {
-      await node.deleteGateway(c.req.valid("param").name);
-      return c.body(null, 204);
-    },
-  );
+  itemRoutes(app, resource);
 
   app.openapi(
     createRoute({
@@ -89,7 +62,7 @@ export function gatewayRoutes(app: OpenAPIHono, node: Node): void {
       path: "/api/v1/gateways/{name}/forwards",
       tags: ["gateways"],
       request: { params: NameParam },
-      responses: { 200: json(z.array(ForwardInfo), "Port forwards"), 400: E400, 404: E404 },
+      responses: { 200: jsonResponse(z.array(ForwardInfo), "Port forwards"), 400: E400, 404: E404 },
     }),
     (c) => c.json(node.getGateway(c.req.valid("param").name).gateway.forwards(), 200),
   );
@@ -100,9 +73,9 @@ export function gatewayRoutes(app: OpenAPIHono, node: Node): void {
       path: "/api/v1/gateways/{name}/forwards",
       tags: ["gateways"],
       description: "Listen on a host port and relay into the LAN, at once.",
-      request: { params: NameParam, ...body(ForwardSpec) },
+      request: { params: NameParam, ...jsonBody(ForwardSpec) },
       responses: {
-        201: json(ForwardInfo, "Forwarding"),
+        201: jsonResponse(ForwardInfo, "Forwarding"),
         400: E400,
         404: E404,
         409: E409,
@@ -137,7 +110,11 @@ export function gatewayRoutes(app: OpenAPIHono, node: Node): void {
       path: "/api/v1/gateways/{name}/leases",
       tags: ["gateways"],
       request: { params: NameParam },
-      responses: { 200: json(z.array(Lease), "DHCP leases in force"), 400: E400, 404: E404 },
+      responses: {
+        200: jsonResponse(z.array(Lease), "DHCP leases in force"),
+        400: E400,
+        404: E404,
+      },
     }),
     (c) => c.json(node.getGateway(c.req.valid("param").name).gateway.leases(), 200),
   );

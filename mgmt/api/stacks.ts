@@ -5,41 +5,38 @@
  */
 
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
-import type { Node } from "../node.ts";
+import type { ManagedStack, Node } from "../node.ts";
+import { itemRoutes, listRoute, type NamedResource } from "./named_resource_routes.ts";
 import {
   CableCreate,
   CableInfo,
   CableQuery,
-  ErrorBody,
   NameParam,
   StackCreate,
   StackInfo,
 } from "./schemas.ts";
+import { E400, E413, errorResponse, jsonBody, jsonResponse } from "./route_parts.ts";
 import { cableView, stackView } from "./views.ts";
 
-const json = <T extends z.ZodType>(schema: T, description: string) => ({
-  content: { "application/json": { schema } },
-  description,
-});
-const err = (description: string) => json(ErrorBody, description);
-const body = <T extends z.ZodType>(schema: T) => ({
-  body: { content: { "application/json": { schema } }, required: true },
-});
-const E400 = err("Bad input: the message names the value and what was expected");
-const E404 = err("No such stack, switch or cable");
-const E409 = err("Conflict: a name, port or URL in use");
-const E413 = err("Body larger than 64 KiB");
+const E404 = errorResponse("No such stack, switch or cable");
+const E409 = errorResponse("Conflict: a name, port or URL in use");
 
 export function stackRoutes(app: OpenAPIHono, node: Node): void {
-  app.openapi(
-    createRoute({
-      method: "get",
-      path: "/api/v1/stacks",
-      tags: ["stacks"],
-      responses: { 200: json(z.array(StackInfo), "All stacks") },
-    }),
-    (c) => c.json(node.listStacks().map(stackView), 200),
-  );
+  const resource: NamedResource<ManagedStack> = {
+    path: "/api/v1/stacks",
+    tag: "stacks",
+    nameParam: NameParam,
+    info: StackInfo,
+    view: stackView,
+    list: () => node.listStacks(),
+    get: (name) => node.getStack(name),
+    remove: (name) => node.deleteStack(name),
+    listDescription: "All stacks",
+    itemDescription: "The stack",
+    deleteDescription: "Stop the service, release a DHCP lease, unplug the stack.",
+    E404,
+  };
+  listRoute(app, resource);
 
   app.openapi(
     createRoute({
@@ -48,9 +45,9 @@ export function stackRoutes(app: OpenAPIHono, node: Node): void {
       tags: ["stacks"],
       description: "Start a stack on a switch of this node (switch) or any endpoint (url), " +
         "optionally running a service (echo, dir, proxy).",
-      request: body(StackCreate),
+      request: jsonBody(StackCreate),
       responses: {
-        201: json(StackInfo, "Started"),
+        201: jsonResponse(StackInfo, "Started"),
         400: E400,
         404: E404,
         409: E409,
@@ -60,38 +57,16 @@ export function stackRoutes(app: OpenAPIHono, node: Node): void {
     async (c) => c.json(stackView(await node.createStack(c.req.valid("json"))), 201),
   );
 
-  app.openapi(
-    createRoute({
-      method: "get",
-      path: "/api/v1/stacks/{name}",
-      tags: ["stacks"],
-      request: { params: NameParam },
-      responses: { 200: json(StackInfo, "The stack"), 400: E400, 404: E404 },
-    }),
-    (c) => c.json(stackView(node.getStack(c.req.valid("param").name)), 200),
-  );
-
-  app.openapi(
-    createRoute({
-      method: "delete",
-      path: "/api/v1/stacks/{name}",
-      tags: ["stacks"],
-      description: "Stop the service, release a DHCP lease, unplug the stack.",
-      request: { params: NameParam },
-      responses: { 204: { description: "Deleted" }, 400: E400, 404: E404 },
-    }),
-    async (c) => {
-      await node.deleteStack(c.req.valid("param").name);
-      return c.body(null, 204);
-    },
-  );
+  itemRoutes(app, resource);
 
   app.openapi(
     createRoute({
       method: "get",
       path: "/api/v1/cables",
       tags: ["cables"],
-      responses: { 200: json(z.array(CableInfo), "Cables dialled and listened on, by switch") },
+      responses: {
+        200: jsonResponse(z.array(CableInfo), "Cables dialled and listened on, by switch"),
+      },
     }),
     (c) => c.json(node.cables().map(cableView), 200),
   );
@@ -103,9 +78,9 @@ export function stackRoutes(app: OpenAPIHono, node: Node): void {
       tags: ["cables"],
       description: "Dial a URL and plug the cable into the switch (connect, the default), or " +
         "accept cables on a listen URL, each as a new port.",
-      request: body(CableCreate),
+      request: jsonBody(CableCreate),
       responses: {
-        201: json(CableInfo, "Connected or listening"),
+        201: jsonResponse(CableInfo, "Connected or listening"),
         400: E400,
         404: E404,
         409: E409,

@@ -5,9 +5,9 @@
  */
 
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
-import type { Node } from "../node.ts";
+import type { ManagedSwitch, Node } from "../node.ts";
+import { itemRoutes, listRoute, type NamedResource } from "./named_resource_routes.ts";
 import {
-  ErrorBody,
   FdbEntry,
   FdbQuery,
   Flushed,
@@ -19,6 +19,7 @@ import {
   SwitchNameParam,
   SwitchPatch,
 } from "./schemas.ts";
+import { E400, E413, errorResponse, jsonBody, jsonResponse } from "./route_parts.ts";
 import { fdbView, portView, switchView } from "./views.ts";
 import { parseVlanMode, type VlanMode } from "../../switch/vlan.ts";
 
@@ -27,38 +28,32 @@ function vlansOf(map: Record<string, string> | undefined): [number, VlanMode][] 
   return Object.entries(map ?? {}).map(([port, mode]) => [Number(port), parseVlanMode(mode)]);
 }
 
-const json = <T extends z.ZodType>(schema: T, description: string) => ({
-  content: { "application/json": { schema } },
-  description,
-});
-const err = (description: string) => json(ErrorBody, description);
-const body = <T extends z.ZodType>(schema: T) => ({
-  // required: a body with another content type is refused instead of skipping validation.
-  body: { content: { "application/json": { schema } }, required: true },
-});
-const E400 = err("Bad input: the message names the value and what was expected");
-const E404 = err("No such switch or port");
-const E409 = err("Conflict: a name in use, or a change a running switch cannot take");
-const E413 = err("Body larger than 64 KiB");
+const E404 = errorResponse("No such switch or port");
+const E409 = errorResponse("Conflict: a name in use, or a change a running switch cannot take");
 
 export function switchRoutes(app: OpenAPIHono, node: Node): void {
-  app.openapi(
-    createRoute({
-      method: "get",
-      path: "/api/v1/switches",
-      tags: ["switches"],
-      responses: { 200: json(z.array(SwitchInfo), "All switches") },
-    }),
-    (c) => c.json(node.list().map(switchView), 200),
-  );
+  const resource: NamedResource<ManagedSwitch> = {
+    path: "/api/v1/switches",
+    tag: "switches",
+    nameParam: SwitchNameParam,
+    info: SwitchInfo,
+    view: switchView,
+    list: () => node.list(),
+    get: (name) => node.get(name),
+    remove: (name) => node.deleteSwitch(name),
+    listDescription: "All switches",
+    itemDescription: "The switch",
+    E404,
+  };
+  listRoute(app, resource);
 
   app.openapi(
     createRoute({
       method: "post",
       path: "/api/v1/switches",
       tags: ["switches"],
-      request: body(SwitchCreate),
-      responses: { 201: json(SwitchInfo, "Created"), 400: E400, 409: E409, 413: E413 },
+      request: jsonBody(SwitchCreate),
+      responses: { 201: jsonResponse(SwitchInfo, "Created"), 400: E400, 409: E409, 413: E413 },
     }),
     async (c) => {
       const b = c.req.valid("json");
@@ -75,16 +70,7 @@ export function switchRoutes(app: OpenAPIHono, node: Node): void {
     },
   );
 
-  app.openapi(
-    createRoute({
-      method: "get",
-      path: "/api/v1/switches/{name}",
-      tags: ["switches"],
-      request: { params: SwitchNameParam },
-      responses: { 200: json(SwitchInfo, "The switch"), 400: E400, 404: E404 },
-    }),
-    (c) => c.json(switchView(node.get(c.req.valid("param").name)), 200),
-  );
+  itemRoutes(app, resource);
 
   app.openapi(
     createRoute({
@@ -92,9 +78,9 @@ export function switchRoutes(app: OpenAPIHono, node: Node): void {
       path: "/api/v1/switches/{name}",
       tags: ["switches"],
       description: "hub, mtu and ageingSec change live; macLimit and maxPorts are fixed (409).",
-      request: { params: SwitchNameParam, ...body(SwitchPatch) },
+      request: { params: SwitchNameParam, ...jsonBody(SwitchPatch) },
       responses: {
-        200: json(SwitchInfo, "Changed"),
+        200: jsonResponse(SwitchInfo, "Changed"),
         400: E400,
         404: E404,
         409: E409,
@@ -118,25 +104,11 @@ export function switchRoutes(app: OpenAPIHono, node: Node): void {
 
   app.openapi(
     createRoute({
-      method: "delete",
-      path: "/api/v1/switches/{name}",
-      tags: ["switches"],
-      request: { params: SwitchNameParam },
-      responses: { 204: { description: "Deleted" }, 400: E400, 404: E404 },
-    }),
-    (c) => {
-      node.deleteSwitch(c.req.valid("param").name);
-      return c.body(null, 204);
-    },
-  );
-
-  app.openapi(
-    createRoute({
       method: "get",
       path: "/api/v1/switches/{name}/ports",
       tags: ["ports"],
       request: { params: SwitchNameParam },
-      responses: { 200: json(z.array(PortInfo), "Ports in use"), 400: E400, 404: E404 },
+      responses: { 200: jsonResponse(z.array(PortInfo), "Ports in use"), 400: E400, 404: E404 },
     }),
     (c) => c.json(node.get(c.req.valid("param").name).switch.ports().map(portView), 200),
   );
@@ -147,7 +119,7 @@ export function switchRoutes(app: OpenAPIHono, node: Node): void {
       path: "/api/v1/switches/{name}/ports/{n}",
       tags: ["ports"],
       request: { params: PortParam },
-      responses: { 200: json(PortInfo, "The port"), 400: E400, 404: E404 },
+      responses: { 200: jsonResponse(PortInfo, "The port"), 400: E400, 404: E404 },
     }),
     (c) => {
       const { name, n } = c.req.valid("param");
@@ -160,8 +132,8 @@ export function switchRoutes(app: OpenAPIHono, node: Node): void {
       method: "patch",
       path: "/api/v1/switches/{name}/ports/{n}",
       tags: ["ports"],
-      request: { params: PortParam, ...body(PortPatch) },
-      responses: { 200: json(PortInfo, "Changed"), 400: E400, 404: E404, 413: E413 },
+      request: { params: PortParam, ...jsonBody(PortPatch) },
+      responses: { 200: jsonResponse(PortInfo, "Changed"), 400: E400, 404: E404, 413: E413 },
     }),
     (c) => {
       const { name, n } = c.req.valid("param");
@@ -191,7 +163,11 @@ export function switchRoutes(app: OpenAPIHono, node: Node): void {
       path: "/api/v1/switches/{name}/fdb",
       tags: ["fdb"],
       request: { params: SwitchNameParam, query: FdbQuery },
-      responses: { 200: json(z.array(FdbEntry), "Live MAC table entries"), 400: E400, 404: E404 },
+      responses: {
+        200: jsonResponse(z.array(FdbEntry), "Live MAC table entries"),
+        400: E400,
+        404: E404,
+      },
     }),
     (c) => {
       const { name } = c.req.valid("param");
@@ -208,7 +184,7 @@ export function switchRoutes(app: OpenAPIHono, node: Node): void {
       tags: ["fdb"],
       description: "Flush learned MACs: all, or one port's with ?port=N.",
       request: { params: SwitchNameParam, query: FdbQuery },
-      responses: { 200: json(Flushed, "Flushed"), 400: E400, 404: E404 },
+      responses: { 200: jsonResponse(Flushed, "Flushed"), 400: E400, 404: E404 },
     }),
     (c) => {
       const { name } = c.req.valid("param");

@@ -10,8 +10,7 @@
  * our writes can make a step fail — which is then rolled back like any other failure.
  */
 
-import { ConfigError } from "../../core/errors.ts";
-import { parseTopology } from "../topology.ts";
+import { parseTopology, readTopologyFile } from "../topology.ts";
 import { type ApiRequest, planApply } from "../topology_plan.ts";
 import type { Command } from "./command.ts";
 import { expectPositionals, STATE_OPTION } from "./command.ts";
@@ -36,13 +35,7 @@ export const applyCommand: Command = {
   },
   async run(p, ctx) {
     const [file] = expectPositionals(this, p, 1);
-    let text: string;
-    try {
-      text = await Deno.readTextFile(file);
-    } catch (e) {
-      throw new ConfigError(`Cannot read topology "${file}": ${(e as Error).message}`);
-    }
-    const want = parseTopology(text, file);
+    const want = await readTopologyFile(file);
     const target = await targetOf("apply", p);
     const say = (line: string) => Deno.stderr.writeSync(new TextEncoder().encode(line + "\n"));
     const call = async (r: ApiRequest) => {

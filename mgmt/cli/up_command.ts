@@ -1,8 +1,7 @@
 import denoJson from "../../deno.json" with { type: "json" };
-import { ConfigError } from "../../core/errors.ts";
 import { type ApiServer, DEFAULT_API, parseApiAddress } from "../api_server.ts";
 import { Node } from "../node.ts";
-import { parseTopology } from "../topology.ts";
+import { readTopologyFile } from "../topology.ts";
 import { prepareApi, startApi } from "./api_setup.ts";
 import type { Command } from "./command.ts";
 import { expectPositionals, STATE_OPTION, stateDirOf } from "./command.ts";
@@ -26,13 +25,7 @@ export const upCommand: Command = {
   options: { state: STATE_OPTION },
   async run(p, ctx) {
     const [file] = expectPositionals(this, p, 1);
-    let text: string;
-    try {
-      text = await Deno.readTextFile(file);
-    } catch (e) {
-      throw new ConfigError(`Cannot read topology "${file}": ${(e as Error).message}`);
-    }
-    const topo = parseTopology(text, file);
+    const topo = await readTopologyFile(file);
     const apiAddr = parseApiAddress(topo.api ?? DEFAULT_API);
     const stateDir = stateDirOf(p);
     const apiSetup = apiAddr ? await prepareApi(stateDir, topo.api !== undefined, ctx) : undefined;

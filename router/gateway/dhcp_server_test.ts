@@ -27,6 +27,7 @@ import {
   write_dhcp_option_u32,
   write_dhcp_option_u8,
 } from "../../stack/wire/dhcp.ts";
+import { write_mac } from "../../stack/wire/ethernet.ts";
 import { DhcpServer, type DhcpServerOptions } from "./dhcp_server.ts";
 import { LeaseStore } from "./lease_store.ts";
 
@@ -61,7 +62,7 @@ class FakeSock implements UdpSocketCore {
 
 function macBytes(mac: number): Uint8Array {
   const b = new Uint8Array(6);
-  for (let i = 5, m = mac; i >= 0; i--, m = Math.floor(m / 256)) b[i] = m % 256;
+  write_mac(b, 0, mac);
   return b;
 }
 

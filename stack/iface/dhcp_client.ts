@@ -64,6 +64,7 @@ import {
   write_dhcp_option_u32,
   write_dhcp_option_u8,
 } from "../wire/dhcp.ts";
+import { write_mac } from "../wire/ethernet.ts";
 
 export interface DhcpLease {
   addr: IpAddr;
@@ -182,7 +183,7 @@ export class DhcpClient implements Timed {
     this.#io = io;
     this.#clock = opts.clock;
     this.#rng = opts.rng;
-    for (let i = 0; i < 6; i++) this.#chaddr[i] = Math.floor(opts.mac / 2 ** (40 - 8 * i)) & 255;
+    write_mac(this.#chaddr, 0, opts.mac);
     if (opts.clientId !== undefined) {
       if (opts.clientId.length < 2 || opts.clientId.length > 255) {
         throw new RangeError(

@@ -27,6 +27,7 @@ import {
   write_dhcp_option_u32,
   write_dhcp_option_u8,
 } from "../wire/dhcp.ts";
+import { write_mac } from "../wire/ethernet.ts";
 import { parse_ipv4 } from "../wire/ipv4.ts";
 import { parse_udp } from "../wire/udp.ts";
 import { frame } from "../wire/_captured.ts";
@@ -107,8 +108,7 @@ interface Reply {
 function reply(r: Reply): Uint8Array {
   const b = new Uint8Array(600);
   const mac = new Uint8Array(6);
-  const m = r.chaddr ?? MAC;
-  for (let i = 0; i < 6; i++) mac[i] = Math.floor(m / 2 ** (40 - 8 * i)) & 255;
+  write_mac(mac, 0, r.chaddr ?? MAC);
   let o = write_dhcp_header(b, 0, r.op ?? 2, r.xid, 0, 0, 0, r.yiaddr ?? 0, 0, 0, mac, 0);
   o += write_dhcp_option_u8(b, o, DHCP_OPT_MESSAGE_TYPE, r.type);
   if (r.server !== -1) o += write_dhcp_option_u32(b, o, DHCP_OPT_SERVER_ID, r.server ?? SERVER);
@@ -123,6 +123,16 @@ function reply(r: Reply): Uint8Array {
   }
   return b.subarray(0, write_dhcp_end(b, 0, o));
 }
+
+/** What a lease configures on the interface, as text: address, prefix, router, DNS, domain, MTU. */
+const configOf = (l: DhcpLease) => [
+  format_addr(l.addr),
+  l.prefix,
+  format_addr(l.router!),
+  l.dns.map(format_addr),
+  l.domain,
+  l.mtu,
+];
 
 const give = (c: DhcpClient, m: Uint8Array, now: number) => c.input(m, 0, m.length, now);
 
@@ -177,14 +187,7 @@ Deno.test("dhcp client: DISCOVER → OFFER → REQUEST → ACK: BOUND with the l
   const l = c.lease!;
   assertEquals(events, [[l, "bound"]]);
   assertEquals(
-    [
-      format_addr(l.addr),
-      l.prefix,
-      format_addr(l.router!),
-      l.dns.map(format_addr),
-      l.domain,
-      l.mtu,
-    ],
+    configOf(l),
     ["10.0.0.100", 24, "10.0.0.254", ["1.1.1.1", "8.8.8.8"], "lab.test", 1400],
   );
   assertEquals([format_addr(l.server), l.leaseSeconds, l.t1, l.t2], ["10.0.0.1", 1000, 500, 875]);
@@ -370,14 +373,7 @@ Deno.test("dhcp client: the captured busybox udhcpd OFFER and ACK (real bytes)",
   const l = c.lease!;
   assertEquals(events.length, 1);
   assertEquals(
-    [
-      format_addr(l.addr),
-      l.prefix,
-      format_addr(l.router!),
-      l.dns.map(format_addr),
-      l.domain,
-      l.mtu,
-    ],
+    configOf(l),
     ["10.56.0.116", 24, "10.56.0.1", ["10.56.0.1", "10.56.0.53"], "weft.test", 1400],
   );
   assertEquals([format_addr(l.server), l.leaseSeconds, l.t1, l.t2], [

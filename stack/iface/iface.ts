@@ -204,6 +204,30 @@ const ICMP_BURST = 20;
 const ICMP_PER_SEC = 10;
 /** RFC 1191 §7 plateau table, for a "fragmentation needed" without a next-hop MTU. */
 const PLATEAUS = [32000, 17914, 8166, 4352, 2002, 1492, 1006, 508, 296, 68];
+/**
+ * The ICMPv4 [type, code] sent for each error kind (RFC 792): Destination Unreachable with net,
+ * host, protocol ("other"), port or fragmentation-needed (RFC 1191 §4) code, or Time Exceeded.
+ */
+const ICMPV4_ERROR_TYPE_CODE: Record<IcmpErrorKind, readonly [number, number]> = {
+  net_unreachable: [ICMPV4_DEST_UNREACHABLE, 0],
+  host_unreachable: [ICMPV4_DEST_UNREACHABLE, 1],
+  other: [ICMPV4_DEST_UNREACHABLE, 2],
+  port_unreachable: [ICMPV4_DEST_UNREACHABLE, 3],
+  too_big: [ICMPV4_DEST_UNREACHABLE, 4],
+  time_exceeded: [ICMPV4_TIME_EXCEEDED, 0],
+};
+/**
+ * The ICMPv6 [type, code] sent for each error kind (RFC 4443 §3). "other" means an unknown Next
+ * Header: Parameter Problem code 1 (RFC 8200 §4).
+ */
+const ICMPV6_ERROR_TYPE_CODE: Record<IcmpErrorKind, readonly [number, number]> = {
+  net_unreachable: [ICMPV6_DEST_UNREACHABLE, 0],
+  host_unreachable: [ICMPV6_DEST_UNREACHABLE, 3],
+  port_unreachable: [ICMPV6_DEST_UNREACHABLE, 4],
+  too_big: [ICMPV6_PACKET_TOO_BIG, 0],
+  time_exceeded: [ICMPV6_TIME_EXCEEDED, 0],
+  other: [ICMPV6_PARAM_PROBLEM, 1],
+};
 const MAX_LOOPBACK = 64;
 const MAX_RDNSS = 8;
 const MAC_ALL_NODES = 0x333300000001;
@@ -1073,17 +1097,13 @@ export class Iface implements IpOutput, Timed {
       if (!this.#icmpAllowed(this.#clock.now())) return;
       this.#errSrc4.set(offending.subarray(16, 20));
       this.#errDst4.set(offending.subarray(12, 16));
-      let type = ICMPV4_DEST_UNREACHABLE, code = 2, rest = 0;
-      if (kind === "port_unreachable") code = 3;
-      else if (kind === "host_unreachable") code = 1;
-      else if (kind === "net_unreachable") code = 0;
-      else if (kind === "too_big") [code, rest] = [4, (mtu ?? this.mtu) & 0xffff];
-      else if (kind === "time_exceeded") [type, code] = [ICMPV4_TIME_EXCEEDED, 0];
+      const [type, code] = ICMPV4_ERROR_TYPE_CODE[kind];
+      const rest = kind === "too_big" ? (mtu ?? this.mtu) & 0xffff : 0;
       // RFC 1812 §4.3.2.3: quote as much as fits in a 576-byte datagram.
       const q = Math.min(L, 576 - 28);
       tx.set(offending.subarray(0, q), TX_HEADROOM + 8);
       emit_icmpv4(tx, TX_HEADROOM, type, code, rest, q);
-      const src = this.isLocal(this.#errSrc4) ? this.#errSrc4 : this.sourceFor(this.#errDst4);
+      const src = this.#errorSource(this.#errSrc4, this.#errDst4);
       if (src === undefined) return void this.#drop("no_route");
       this.sendIp(src, this.#errDst4, IP_PROTO_ICMP, 8 + q);
       return;
@@ -1103,19 +1123,14 @@ export class Iface implements IpOutput, Timed {
     if (!this.#icmpAllowed(this.#clock.now())) return;
     this.#errSrc6.set(offending.subarray(24, 40));
     this.#errDst6.set(offending.subarray(8, 24));
-    let type = ICMPV6_DEST_UNREACHABLE, code = 0, rest = 0;
-    if (kind === "port_unreachable") code = 4;
-    else if (kind === "host_unreachable") code = 3;
-    else if (kind === "net_unreachable") code = 0;
-    else if (kind === "too_big") [type, rest] = [ICMPV6_PACKET_TOO_BIG, mtu ?? this.mtu6];
-    else if (kind === "time_exceeded") type = ICMPV6_TIME_EXCEEDED;
-    // "other" here means an unknown Next Header: Parameter Problem code 1 (RFC 8200 §4), the
-    // pointer at the fixed header's Next Header field (exact when there are no extensions).
-    else [type, code, rest] = [ICMPV6_PARAM_PROBLEM, 1, 6];
+    const [type, code] = ICMPV6_ERROR_TYPE_CODE[kind];
+    // Too Big carries the MTU; a Parameter Problem about an unknown Next Header points at the
+    // fixed header's Next Header field, offset 6 (exact when there are no extensions).
+    const rest = kind === "too_big" ? mtu ?? this.mtu6 : kind === "other" ? 6 : 0;
     // RFC 4443 §2.4 (c): as much as fits in the minimum MTU.
     const q = Math.min(L, 1280 - 48);
     tx.set(offending.subarray(0, q), TX_HEADROOM + 8);
-    const src = this.isLocal(this.#errSrc6) ? this.#errSrc6 : this.sourceFor(this.#errDst6);
+    const src = this.#errorSource(this.#errSrc6, this.#errDst6);
     if (src === undefined) return void this.#drop("no_route");
     emit_icmpv6(
       tx,
@@ -1127,6 +1142,14 @@ export class Iface implements IpOutput, Timed {
       pseudo_sum_ipv6_addrs(src, this.#errDst6, IP_PROTO_ICMPV6),
     );
     this.sendIp(src, this.#errDst6, IP_PROTO_ICMPV6, 8 + q);
+  }
+
+  /**
+   * The source of an ICMP error about a packet from `peer` to `dst`: `dst` itself when it is one
+   * of ours (RFC 1122 §3.2.2), else the address we would use to reach `peer`.
+   */
+  #errorSource(dst: IpAddr, peer: IpAddr): IpAddr | undefined {
+    return this.isLocal(dst) ? dst : this.sourceFor(peer);
   }
 
   /**

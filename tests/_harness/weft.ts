@@ -36,6 +36,22 @@ export function spawnWeft(args: string[], opts: SpawnOptions = {}): Background {
   return spawn(weftCommand(args), { name: `weft ${args[0] ?? ""}`.trim(), ...opts });
 }
 
+/** `weft up FILE --state STATE` in the background, once its API answers and its node is up. */
+export async function startWeftUp(file: string, state: string) {
+  const up = spawnWeft(["up", file, "--state", state], { name: "weft up" });
+  try {
+    const url = await waitUntil("the api ready line", () => {
+      if (up.exitStatus) throw new Error(`weft up exited:\n${up}`);
+      return /api ready url=(\S+)/.exec(up.errors)?.[1];
+    }, { timeoutMs: 30_000 });
+    await waitUntil("node up", () => /node up/.test(up.errors), { timeoutMs: 10_000 });
+    return { url, [Symbol.asyncDispose]: () => up[Symbol.asyncDispose]() };
+  } catch (e) {
+    await up.stop();
+    throw e;
+  }
+}
+
 /** A `weft switch` process serving the VDE ctl protocol in `dir`. */
 export class WeftSwitch implements AsyncDisposable {
   readonly dir: string;
