@@ -32,6 +32,7 @@ import {
   write_ndp_mtu_option,
   write_ndp_prefix_option,
   write_ndp_ra,
+  write_ndp_rdnss_option,
 } from "../stack/wire/mod.ts";
 
 /** RFC 4861 §10 router constants. */
@@ -61,6 +62,11 @@ export interface RaOptions {
   interval?: number;
   /** AdvDefaultLifetime in seconds (default 3 × interval, at most 9000). */
   lifetime?: number;
+  /**
+   * Recursive DNS servers to announce (RFC 8106 RDNSS option), e.g. a gateway's own address; its
+   * lifetime is 2 × interval (§5.1: between MaxRtrAdvInterval and twice that).
+   */
+  dns?: IpAddr[];
 }
 
 export interface RaStats {
@@ -75,7 +81,7 @@ export class RaSender {
   readonly #maxMs: number;
   readonly #minMs: number;
   readonly #lifetime: number;
-  readonly #buf = new Uint8Array(14 + 40 + 16 + 8 + 8 + 32);
+  readonly #buf: Uint8Array;
   readonly #prefix: Uint8Array;
   #initialLeft = MAX_INITIAL_RTR_ADVERTISEMENTS;
   #next: number;
@@ -89,6 +95,8 @@ export class RaSender {
     // §6.2.1: MinRtrAdvInterval default 0.33 × Max (at least 3 s).
     this.#minMs = Math.max(3_000, Math.floor(0.33 * this.#maxMs));
     this.#lifetime = Math.min(9000, o.lifetime ?? 3 * max);
+    // RA header 16, source link-layer 8, MTU 8, prefix 32, RDNSS 8 + 16 per server.
+    this.#buf = new Uint8Array(14 + 40 + 16 + 8 + 8 + 32 + 8 + 16 * (o.dns?.length ?? 0));
     this.#prefix = new Uint8Array(16);
     this.#prefix.set(o.prefix.addr.subarray(0, 8));
     this.#next = o.clock.now();
@@ -176,6 +184,16 @@ export class RaSender {
       PREFERRED_LIFETIME,
       this.#prefix,
     );
+    if (o.dns && o.dns.length > 0) {
+      const servers = new Uint8Array(16 * o.dns.length);
+      o.dns.forEach((a, i) => servers.set(a, 16 * i));
+      n += write_ndp_rdnss_option(
+        b,
+        54 + n,
+        lifetime === 0 ? 0 : (2 * this.#maxMs) / 1000,
+        servers,
+      );
+    }
     icmpv6_fill_checksum(b, 54, n, pseudo_sum_ipv6_addrs(src, ALL_NODES, IP_PROTO_ICMPV6));
     emit_ipv6(b, 14, 0, 0, n, IP_PROTO_ICMPV6, 255, src, ALL_NODES);
     emit_ethernet(b, 0, MAC_ALL_NODES, o.mac, ETHERTYPE_IPV6);

@@ -142,7 +142,8 @@ export class DnsForwarder {
   readonly #view = new DnsView();
   readonly #answerView = new DnsView();
   readonly #out = new Uint8Array(1232);
-  #sock: UdpSocketCore | undefined;
+  /** One socket per family at most (the gateway's IPv4 and IPv6 DNS addresses). */
+  #socks: UdpSocketCore[] = [];
   #host4: Deno.DatagramConn | undefined;
   #host6: Deno.DatagramConn | undefined;
   #timer: ReturnType<typeof setTimeout> | undefined;
@@ -188,8 +189,15 @@ export class DnsForwarder {
   }
 
   /** Serve guests on `sock` (port 53 of the gateway stack); opens the host sockets. */
+  /** The socket that answers a guest of this address family. */
+  #sockFor(guest: IpAddr): UdpSocketCore | undefined {
+    // A socket bound to an address of the guest's family; else the first (a wildcard socket).
+    return this.#socks.find((s) => s.localAddr.length === guest.length) ?? this.#socks[0];
+  }
+
+  /** Answer queries arriving on `sock` (call once per family to serve IPv4 and IPv6). */
   attach(sock: UdpSocketCore): void {
-    this.#sock = sock;
+    this.#socks.push(sock);
     sock.onDatagram = (data, src, port) => this.input(data, src, port, this.#clock.now());
     if (this.#upstream.some((u) => u.addr.length === 4)) {
       this.#host4 = Deno.listenDatagram({ hostname: "0.0.0.0", port: 0, transport: "udp" });
@@ -204,7 +212,7 @@ export class DnsForwarder {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    if (this.#sock !== undefined) this.#sock.onDatagram = undefined;
+    for (const sock of this.#socks) sock.onDatagram = undefined;
     clearTimeout(this.#timer);
     this.#timer = undefined;
     for (const c of [this.#host4, this.#host6]) {
@@ -328,7 +336,7 @@ export class DnsForwarder {
     const out = data.slice();
     out[0] = p.guestId >>> 8;
     out[1] = p.guestId & 0xff;
-    if (this.#sock?.sendTo(out, p.guest, p.guestPort)) this.stats.answered++;
+    if (this.#sockFor(p.guest)?.sendTo(out, p.guest, p.guestPort)) this.stats.answered++;
     else this.#drop("guest_send_failed");
   }
 
@@ -359,7 +367,7 @@ export class DnsForwarder {
   }
 
   #arm(): void {
-    if (this.#closed || this.#sock === undefined) return;
+    if (this.#closed || this.#socks.length === 0) return;
     let at = Infinity;
     for (const p of this.#pending.values()) at = Math.min(at, p.deadline);
     if (at === Infinity || at >= this.#timerAt) return;
@@ -379,7 +387,7 @@ export class DnsForwarder {
     this.stats.servfail++;
     const b = this.#out;
     const n = this.#header(q, qend, DNS_RCODE_SERVFAIL, false, 0);
-    this.#sock?.sendTo(b.subarray(0, n), guest, port);
+    this.#sockFor(guest)?.sendTo(b.subarray(0, n), guest, port);
   }
 
   /** Header + the question copied from `q`; returns the length. */
@@ -408,7 +416,7 @@ export class DnsForwarder {
     if (found === undefined) {
       this.stats.nxdomain++;
       const n = this.#header(q, qend, DNS_RCODE_NXDOMAIN, true, 0);
-      this.#sock?.sendTo(this.#out.subarray(0, n), src, port);
+      this.#sockFor(src)?.sendTo(this.#out.subarray(0, n), src, port);
       return;
     }
     const b = this.#out;
@@ -425,7 +433,7 @@ export class DnsForwarder {
     }
     // The header last: the answers above were written after the question it copies.
     this.#header(q, qend, DNS_RCODE_NOERROR, true, count);
-    this.#sock?.sendTo(b.subarray(0, o), src, port);
+    this.#sockFor(src)?.sendTo(b.subarray(0, o), src, port);
   }
 }
 

@@ -30,6 +30,7 @@ import { ConfigError, ConflictError, NotFoundError } from "../../core/errors.ts"
 import { addr_equal, format_addr, type IpAddr, prefix_match } from "../../stack/addr.ts";
 import { Stack } from "../../stack/stack.ts";
 import { RaSender } from "../ra.ts";
+import type { UdpSocketCore } from "../../stack/socket_core.ts";
 import {
   checkForward,
   type DhcpSpec,
@@ -134,6 +135,7 @@ export class Gateway {
     // The services bind their own ports, so the catch-alls never see DHCP or DNS.
     dhcp?.attach(this.stack.udp.bind(67));
     dns?.attach(this.stack.udp.bind(53, { addr: cfg.dns }));
+
     const max = opts.maxConnections ?? 4096;
     const target = (dst: IpAddr, port: number) => this.#target(dst, port);
     this.#tcp = new TcpNat(this.stack, {
@@ -166,6 +168,7 @@ export class Gateway {
         clock: this.#clock,
         rng,
         interval: 60,
+        dns: dns && cfg.gateway6 ? [cfg.gateway6] : undefined,
       });
     }
   }
@@ -277,11 +280,24 @@ export class Gateway {
     sink(f);
   }
 
+  /**
+   * IPv6 guests learn the gateway's IPv6 address as their resolver from the RAs (RDNSS); DNS is
+   * served there once duplicate address detection has made the address usable (RFC 4862 §5.4).
+   */
+  #bindDns6(): void {
+    const a = this.config.gateway6;
+    if (this.#dns6 || !this.#dns || !a || !this.stack.iface.isLocal(a)) return;
+    this.#dns6 = this.stack.udp.bind(53, { addr: a });
+    this.#dns.attach(this.#dns6);
+  }
+  #dns6: UdpSocketCore | undefined;
+
   #poll(): void {
     if (this.#closed) return;
     const now = this.#clock.now();
     try {
       this.#ra?.poll(now);
+      this.#bindDns6();
       this.#dhcp?.poll(now);
       this.#dns?.poll(now);
       this.#tcp.poll(now);

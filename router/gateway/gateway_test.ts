@@ -1,7 +1,8 @@
 import { assert, assertEquals, assertRejects, assertThrows } from "@std/assert";
 import { createPair } from "../../cable/pair.ts";
 import { ConfigError, ConflictError } from "../../core/errors.ts";
-import { parse_addr, parse_cidr } from "../../stack/addr.ts";
+import { format_addr, parse_addr, parse_cidr } from "../../stack/addr.ts";
+import { DNS_RCODE_NXDOMAIN, DNS_TYPE_AAAA, emit_dns_query } from "../../stack/wire/mod.ts";
 import { Stack } from "../../stack/stack.ts";
 import { connect, listenDatagram } from "../../stack/socket/mod.ts";
 import { Gateway } from "./gateway.ts";
@@ -243,7 +244,12 @@ Deno.test({
   ...sanitize,
   async fn() {
     const [a, b] = createPair("gw6", 1514);
-    const gw = await Gateway.start({ endpoint: a, cidr: "10.0.2.0/24", ip6: "fd00:2::/64" });
+    const gw = await Gateway.start({
+      endpoint: a,
+      cidr: "10.0.2.0/24",
+      ip6: "fd00:2::/64",
+      dns: true,
+    });
     const guest = new Stack({ endpoint: b, ipv4: parse_cidr("10.0.2.15/24")!, ipv6: ["auto"] });
     let server: Deno.TcpListener | undefined;
     try {
@@ -252,6 +258,20 @@ Deno.test({
         guest.addressTexts().some((t) => t.startsWith("fd00:2::")),
         guest.addressTexts().join(),
       );
+      // The RAs carry the gateway's IPv6 address as resolver (RDNSS), and it answers DNS there.
+      assertEquals(guest.iface.rdnss.map((r) => format_addr(r.addr)), ["fd00:2::2"]);
+      const q = new Uint8Array(512);
+      const qn = emit_dns_query(q, 0, 0x1234, "nobody.weft", DNS_TYPE_AAAA);
+      const sock = guest.udpBind(0);
+      const answer = new Promise<Uint8Array>((resolve) =>
+        sock.onDatagram = (d) => resolve(d.slice())
+      );
+      sock.sendTo(q.subarray(0, qn), parse_addr("fd00:2::2")!, 53);
+      guest.kick();
+      const r = await answer;
+      sock.close();
+      assertEquals((r[0] << 8) | r[1], 0x1234);
+      assertEquals(r[3] & 15, DNS_RCODE_NXDOMAIN, "NXDOMAIN for an unknown name in weft.");
       try {
         server = Deno.listen({ hostname: "::1", port: 0 });
       } catch {
