@@ -15,6 +15,11 @@ export interface ListenContext extends OpenContext {
    * closes it and counts the refusal as `attachRefused`.
    */
   accept(endpoint: Endpoint, description: string): void;
+  /**
+   * Told of each connection turned away (`authFailed`, `badHello`, `timeout`, …) with the peer's
+   * address, where the listener kind reports it (tcp://, tls://), e.g. for events. Must not throw.
+   */
+  onRefused?(reason: string, peer: string): void;
 }
 
 export interface EndpointListener {

@@ -318,6 +318,7 @@ class CableListener implements EndpointListener {
   refuseTls(reason: string, detail: string, peer: string): void {
     countRefusal(this.refused, reason);
     this.ctx.logger.log("warn", "cable refused", { url: this.url, peer, reason, detail });
+    this.ctx.onRefused?.(reason, peer);
   }
 
   close(): void {
@@ -356,6 +357,7 @@ class CableListener implements EndpointListener {
       reason,
       ...(detail ? { detail } : {}),
     });
+    this.ctx.onRefused?.(reason, `${peer.hostname}:${peer.port}`);
     try {
       conn.close();
     } catch {

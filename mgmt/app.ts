@@ -29,6 +29,7 @@ import { switchRoutes } from "./api/switches.ts";
 import { eventRoutes } from "./api/events.ts";
 import { stackRoutes } from "./api/stacks.ts";
 import { gatewayRoutes } from "./api/gateways.ts";
+import { routerRoutes } from "./api/routers.ts";
 import { exportTopology } from "./topology.ts";
 import { nodeView } from "./api/views.ts";
 import { dashboardRoutes } from "./dashboard/routes.ts";
@@ -92,6 +93,7 @@ export function createApp(node: Node, opts: AppOptions): OpenAPIHono {
   switchRoutes(app, node);
   stackRoutes(app, node);
   gatewayRoutes(app, node);
+  routerRoutes(app, node);
   eventRoutes(app, node);
   // The live topology as a file `weft up` accepts (`weft export` prints it).
   app.get(

@@ -104,6 +104,8 @@ Deno.test("api: /openapi.json documents every route and the request schemas", as
     "/api/v1/gateways/{name}/forwards/{id}",
     "/api/v1/gateways/{name}/leases",
     "/api/v1/node",
+    "/api/v1/routers",
+    "/api/v1/routers/{name}",
     "/api/v1/stacks",
     "/api/v1/stacks/{name}",
     "/api/v1/switches",
@@ -120,6 +122,7 @@ Deno.test("api: /openapi.json documents every route and the request schemas", as
   assertEquals(methods("/api/v1/stacks"), ["get", "post"]);
   assertEquals(methods("/api/v1/stacks/{name}"), ["delete", "get"]);
   assertEquals(methods("/api/v1/cables"), ["delete", "get", "post"]);
+  assertEquals(methods("/api/v1/routers/{name}"), ["get"]);
   assertEquals(doc.components.schemas.StackCreate.required, ["name"]);
   const create = doc.components.schemas.SwitchCreate;
   assertEquals(create.required, ["name"]);

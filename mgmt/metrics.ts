@@ -123,6 +123,23 @@ export function renderMetrics(node: Node): string {
     e.add("weft_gateway_leases", "gauge", "", { gateway: g.name }, g.gateway.leases().length);
     e.add("weft_gateway_forwards", "gauge", "", { gateway: g.name }, g.gateway.forwards().length);
   }
+  e.declare("weft_router_forwarded_total", "counter", "Packets a router forwarded, by family.");
+  e.declare("weft_router_forwarded_bytes_total", "counter", "IP bytes a router forwarded.");
+  e.declare("weft_router_drops_total", "counter", "Packets a router did not forward, by reason.");
+  e.declare("weft_router_icmp_errors_total", "counter", "ICMP errors a router sent, by type.");
+  for (const r of node.listRouters()) {
+    const l = { router: r.name };
+    const st = r.router.stats;
+    e.add("weft_router_forwarded_total", "counter", "", { ...l, family: "ipv4" }, st.forwarded4);
+    e.add("weft_router_forwarded_total", "counter", "", { ...l, family: "ipv6" }, st.forwarded6);
+    e.add("weft_router_forwarded_bytes_total", "counter", "", l, st.bytes);
+    for (const [reason, n] of Object.entries(st.drops)) {
+      e.add("weft_router_drops_total", "counter", "", { ...l, reason }, n);
+    }
+    for (const [type, n] of Object.entries(st.icmpErrors)) {
+      e.add("weft_router_icmp_errors_total", "counter", "", { ...l, type }, n);
+    }
+  }
   e.add(
     "weft_api_requests_total",
     "counter",

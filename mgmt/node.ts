@@ -27,6 +27,8 @@ import type { Port } from "../switch/port.ts";
 import { DEFAULT_VLAN, parseVlanMode, type VlanMode } from "../switch/vlan.ts";
 import { createPair } from "../cable/pair.ts";
 import { Stack } from "../stack/stack.ts";
+import { format_addr } from "../stack/addr.ts";
+import { formatMac } from "../core/mac.ts";
 import {
   checkStackSpec,
   type RunningService,
@@ -35,6 +37,7 @@ import {
 } from "./stack_resource.ts";
 
 import { Gateway } from "../router/gateway/gateway.ts";
+import type { Router } from "../router/router.ts";
 import { type DhcpSpec, type ForwardSpec, validateGateway } from "../router/gateway/config.ts";
 
 export type { StackSpec } from "./stack_resource.ts";
@@ -59,6 +62,14 @@ export interface ManagedGateway {
   readonly spec: GatewaySpec;
   readonly gateway: Gateway;
   readonly port?: Port;
+}
+
+/** A router a command runs (`weft router`), shown read-only by the API. */
+export interface ManagedRouter {
+  readonly name: string;
+  readonly router: Router;
+  /** Where each interface plugs in, by interface name. */
+  readonly urls: Record<string, string>;
 }
 
 /** Switch names: safe in URLs, metric labels and logs without escaping. */
@@ -165,6 +176,7 @@ export class Node {
   #pendingStacks = new Set<string>();
   #gateways = new Map<string, ManagedGateway>();
   #pendingGateways = new Set<string>();
+  #routers = new Map<string, ManagedRouter>();
 
   constructor(opts: NodeOptions) {
     this.id = opts.id;
@@ -173,6 +185,21 @@ export class Node {
     this.logger = opts.logger ?? silentLogger;
     this.stateDir = opts.stateDir;
     this.startedAt = this.clock.now();
+    // A dialled cable's link (a reconnecting cable losing and regaining its connection) is its
+    // port's link: report it as the cable's too, by URL.
+    this.events.on((e) => {
+      if (e.type !== "port.link.up" && e.type !== "port.link.down") return;
+      const m = this.#switches.get(e.switch as string);
+      for (const [url, port] of m?.connectPorts ?? []) {
+        if (port.number !== e.port || m!.switch.port(port.number) !== port) continue;
+        this.events.emit({
+          type: e.type === "port.link.up" ? "cable.up" : "cable.down",
+          switch: e.switch,
+          url,
+          port: port.number,
+        });
+      }
+    });
   }
 
   /** Seconds since the node started. */
@@ -186,6 +213,7 @@ export class Node {
     if (this.#switches.size > 0) roles.push("switch");
     if (this.#stacks.size > 0) roles.push("stack");
     if (this.#gateways.size > 0) roles.push("gateway");
+    if (this.#routers.size > 0) roles.push("router");
     return roles;
   }
 
@@ -265,6 +293,17 @@ export class Node {
     const l = await listenEndpoints(url, {
       ...this.openContext,
       accept: (endpoint, description) => void sw.attach(endpoint, { description }),
+      // A missing or wrong token (cable/tcp.ts) is the cable auth failure the API reports.
+      onRefused: (reason, peer) =>
+        this.events.emit({
+          type: reason === "noToken" || reason === "badToken"
+            ? "cable.auth.failed"
+            : "cable.refused",
+          switch: name,
+          url,
+          peer,
+          reason,
+        }),
     });
     m.listeners.push(l);
     m.listenUrls.push(url);
@@ -543,6 +582,43 @@ export class Node {
   }
 
   /**
+   * Take over a stack a command already runs (`weft serve`), so the API shows it and deleting it
+   * (or closing the node) stops it like one the node created. `spec` describes it for the API and
+   * `weft export`; its service, if any, is the command's own (`service` stops it).
+   */
+  adoptStack(
+    spec: StackSpec,
+    stack: Stack,
+    extra: { service?: RunningService; port?: Port } = {},
+  ): ManagedStack {
+    this.#checkNewName("stack", spec.name, this.#stacks.has(spec.name));
+    const ms: ManagedStack = { name: spec.name, spec: structuredClone(spec), stack, ...extra };
+    this.#stacks.set(spec.name, ms);
+    this.events.emit({ type: "stack.created", stack: spec.name });
+    if (spec.service) {
+      this.events.emit({
+        type: "service.started",
+        stack: spec.name,
+        kind: spec.service.kind,
+        port: spec.service.port,
+      });
+    }
+    return ms;
+  }
+
+  #checkNewName(kind: string, name: string, taken: boolean): void {
+    if (!SWITCH_NAME.test(name)) {
+      throw new ConfigError(
+        `Invalid ${kind} name "${name}": expected 1 to 64 letters, digits, "_", "." or "-", ` +
+          `starting with a letter or digit`,
+      );
+    }
+    if (taken) {
+      throw new ConflictError(`${kind[0].toUpperCase()}${kind.slice(1)} "${name}" already exists`);
+    }
+  }
+
+  /**
    * Stop a stack: its service stops accepting, a DHCP lease is released, and its NIC closes (a
    * stack on a switch of this node leaves its port). The name is free again at once.
    */
@@ -611,6 +687,7 @@ export class Node {
           this.logger.log(level as Level, msg, { gateway: name, ...fields }),
       });
       const mg: ManagedGateway = { name, spec: structuredClone(spec), gateway, port };
+      this.#watchLeases(name, gateway);
       this.#gateways.set(name, mg);
       this.events.emit({ type: "gateway.created", gateway: name });
       return mg;
@@ -632,6 +709,55 @@ export class Node {
     return [...this.#gateways.values()];
   }
 
+  /**
+   * Take over a gateway a command already runs (`weft gateway`): the API lists it, adds and
+   * removes its forwards and shows its leases; deleting it (or closing the node) stops it.
+   */
+  adoptGateway(spec: GatewaySpec, gateway: Gateway): ManagedGateway {
+    const name = spec.name;
+    this.#checkNewName(
+      "gateway",
+      name,
+      this.#gateways.has(name) || this.#pendingGateways.has(name),
+    );
+    const mg: ManagedGateway = { name, spec: structuredClone(spec), gateway };
+    this.#watchLeases(name, gateway);
+    this.#gateways.set(name, mg);
+    this.events.emit({ type: "gateway.created", gateway: name });
+    return mg;
+  }
+
+  /** `lease.granted`, `lease.released`, `lease.expired` events from a gateway's DHCP server. */
+  #watchLeases(name: string, gateway: Gateway): void {
+    gateway.onLease = (e) =>
+      this.events.emit({
+        type: `lease.${e.type}`,
+        gateway: name,
+        mac: formatMac(e.mac),
+        addr: format_addr(e.addr),
+        ...(e.name === undefined ? {} : { name: e.name }),
+      });
+  }
+
+  /** Register a router a command runs (`weft router`); closing the node stops it. */
+  adoptRouter(name: string, router: Router, urls: Record<string, string>): ManagedRouter {
+    this.#checkNewName("router", name, this.#routers.has(name));
+    const mr: ManagedRouter = { name, router, urls: { ...urls } };
+    this.#routers.set(name, mr);
+    this.events.emit({ type: "router.created", router: name });
+    return mr;
+  }
+
+  getRouter(name: string): ManagedRouter {
+    const r = this.#routers.get(name);
+    if (!r) throw new NotFoundError(`No router named "${name}"`);
+    return r;
+  }
+
+  listRouters(): ManagedRouter[] {
+    return [...this.#routers.values()];
+  }
+
   /** Stop a gateway: its forwards stop listening on the host, its NIC closes. */
   async deleteGateway(name: string): Promise<void> {
     const g = this.getGateway(name);
@@ -648,6 +774,10 @@ export class Node {
     const closing: Promise<void>[] = [];
     for (const s of this.listStacks()) closing.push(this.deleteStack(s.name));
     for (const g of this.listGateways()) closing.push(this.deleteGateway(g.name));
+    for (const r of this.listRouters()) {
+      this.#routers.delete(r.name);
+      closing.push(r.router.close());
+    }
     for (const m of this.list()) {
       closing.push(...m.listeners.map((l) => l.closed));
       if (m.server) closing.push(m.server.closed);

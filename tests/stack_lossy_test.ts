@@ -1,7 +1,7 @@
 /**
  * weft's TCP over a bad link, with real peers on both sides of it: the kernel (a namespace on a
  * vde_switch through vde_plug's TAP) and a weft stack (on a weft switch), joined by vde2's
- * wirefilter with 2 % loss in each direction, 10–30 ms delay and reordering (-N: no FIFO). This
+ * wirefilter with 2 % loss in each direction, 20 ± 3 ms delay and reordering (-N: no FIFO). This
  * machine's kernel has no sch_netem, so wirefilter stands in for `tc netem` — it impairs both
  * directions, which a netem qdisc on one TAP would not. 20 MiB move byte-exact both ways, and a
  * capture on the kernel's TAP shows the stack using SACK blocks and window scaling.
@@ -25,7 +25,7 @@ async function tsharkCount(pcap: string, filter: string): Promise<number> {
 }
 
 peerTest(
-  "stack: 2 % loss, 10–30 ms delay, reordering (wirefilter): 20 MiB both ways, SACK + window scaling on the wire",
+  "stack: 2 % loss, 17–23 ms delay, reordering (wirefilter): 20 MiB both ways, SACK + window scaling on the wire",
   {
     tools: [
       "ip",

@@ -244,3 +244,35 @@ export const Lease = z.object({
 export const ForwardParam = NameParam.extend({
   id: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/).openapi({ param: { name: "id", in: "path" } }),
 });
+
+export const RouterInterface = z.object({
+  name: z.string(),
+  url: z.string(),
+  mac: z.string(),
+  addresses: z.array(z.string()),
+  advertising: z.boolean().openapi({ description: "Sends router advertisements (RFC 4861)" }),
+  forwardedOut: z.number().int(),
+  framesIn: z.number().int(),
+  framesOut: z.number().int(),
+  drops: Counts,
+}).openapi("RouterInterface");
+
+export const RouterRoute = z.object({
+  dest: z.string(),
+  via: z.string().nullable(),
+  interface: z.string(),
+  kind: z.enum(["connected", "static"]),
+}).openapi("RouterRoute");
+
+export const RouterInfo = z.object({
+  name: z.string(),
+  interfaces: z.array(RouterInterface),
+  routes: z.array(RouterRoute),
+  forwarded4: z.number().int(),
+  forwarded6: z.number().int(),
+  bytes: z.number().int(),
+  fragmentsOut: z.number().int(),
+  icmpErrors: Counts,
+  localEcho: z.number().int(),
+  drops: Counts.openapi({ description: "Packets not forwarded, by reason" }),
+}).openapi("Router");

@@ -3,7 +3,16 @@
 import { formatMac } from "../../core/mac.ts";
 import type { Port } from "../../switch/port.ts";
 import { formatVlanMode } from "../../switch/vlan.ts";
-import type { CableInfo, ManagedGateway, ManagedStack, ManagedSwitch, Node } from "../node.ts";
+import { format_addr } from "../../stack/addr.ts";
+import { format_cidr } from "../../router/config.ts";
+import type {
+  CableInfo,
+  ManagedGateway,
+  ManagedRouter,
+  ManagedStack,
+  ManagedSwitch,
+  Node,
+} from "../node.ts";
 
 export function nodeView(node: Node) {
   return { id: node.id, version: node.version, uptimeSec: node.uptimeSec, roles: node.roles };
@@ -115,5 +124,40 @@ export function gatewayView(g: ManagedGateway) {
     forwards: gw.forwards(),
     leases: gw.leases().length,
     counters: gw.counters(),
+  };
+}
+
+export function routerView(r: ManagedRouter) {
+  const rt = r.router;
+  const st = rt.stats;
+  return {
+    name: r.name,
+    interfaces: rt.ports.map((p) => {
+      const nic = p.stack.endpoint.stats();
+      return {
+        name: p.name,
+        url: r.urls[p.name] ?? p.stack.endpoint.url,
+        mac: formatMac(p.stack.mac),
+        addresses: p.stack.addressTexts(),
+        advertising: p.ra !== undefined,
+        forwardedOut: p.forwardedOut,
+        framesIn: nic.framesIn,
+        framesOut: nic.framesOut,
+        drops: { ...nic.drops },
+      };
+    }),
+    routes: rt.table.entries().map((e) => ({
+      dest: format_cidr(e.dest),
+      via: e.via ? format_addr(e.via) : null,
+      interface: rt.ports[e.port].name,
+      kind: e.kind,
+    })),
+    forwarded4: st.forwarded4,
+    forwarded6: st.forwarded6,
+    bytes: st.bytes,
+    fragmentsOut: st.fragmentsOut,
+    icmpErrors: { ...st.icmpErrors },
+    localEcho: st.localEcho,
+    drops: { ...st.drops },
   };
 }

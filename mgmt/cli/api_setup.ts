@@ -6,9 +6,18 @@
 import { type Identity, loadOrCreateIdentity } from "../../cable/identity.ts";
 import { type ApiToken, loadOrCreateToken } from "../auth.ts";
 import { createApp } from "../app.ts";
-import { type ApiAddress, type ApiServer, serveApi } from "../api_server.ts";
-import type { Node } from "../node.ts";
-import type { CommandContext } from "./command.ts";
+import denoJson from "../../deno.json" with { type: "json" };
+import {
+  type ApiAddress,
+  type ApiServer,
+  DEFAULT_API,
+  parseApiAddress,
+  serveApi,
+} from "../api_server.ts";
+import { UsageError } from "../../core/errors.ts";
+import { Node, SWITCH_NAME } from "../node.ts";
+import type { CommandContext, OptionSpec, ParsedArgs } from "./command.ts";
+import { stateDirOf, stringOpt } from "./command.ts";
 
 export interface ApiSetup {
   token: ApiToken;
@@ -79,4 +88,63 @@ export function startApi(
     }
     throw new Error(`Cannot serve the API on ${where}: ${e instanceof Error ? e.message : e}`);
   }
+}
+
+/** The `--api` flag every long-running command shares (with `--state` for the token). */
+export const API_OPTION: OptionSpec = {
+  type: "string",
+  value: "ADDR:PORT",
+  help: `Serve the management API here (default ${DEFAULT_API}; beyond loopback: HTTPS; none: off)`,
+};
+
+/** A command's node and the API serving it, set up as `weft switch` does. */
+export interface NodeWithApi {
+  node: Node;
+  /** Start serving (after the command registered what it runs); errors as startApi's. */
+  serve(): void;
+  /** Stop the API, then the node (which stops what it adopted). */
+  close(): Promise<void>;
+}
+
+/**
+ * Parse `--api` and `--state`, prepare the token and build the Node — before the command opens
+ * anything, so a bad `--api` changes nothing. The command registers what it runs with the node
+ * (`adoptStack`, `adoptGateway`, `adoptRouter`), then calls `serve()`.
+ */
+export async function nodeWithApi(p: ParsedArgs, ctx: CommandContext): Promise<NodeWithApi> {
+  const apiGiven = stringOpt(p, "api");
+  const apiAddr = parseApiAddress(apiGiven ?? DEFAULT_API);
+  const stateDir = stateDirOf(p);
+  const explicit = apiGiven !== undefined;
+  const setup = apiAddr ? await prepareApi(stateDir, explicit, ctx) : undefined;
+  const node = new Node({
+    id: setup?.nodeId ?? "unidentified",
+    version: denoJson.version,
+    logger: ctx.logger,
+    stateDir,
+  });
+  let api: ApiServer | undefined;
+  return {
+    node,
+    serve() {
+      if (apiAddr && setup && !api) {
+        api = startApi(node, apiAddr, setup.token, explicit, ctx, setup.identity);
+      }
+    },
+    async close() {
+      await api?.close();
+      await node.close();
+    },
+  };
+}
+
+/** `--name`: checked before anything opens (the node would refuse it only after). */
+export function nameOpt(p: ParsedArgs, command: string, dflt: string): string {
+  const name = stringOpt(p, "name", dflt);
+  if (!SWITCH_NAME.test(name)) {
+    throw new UsageError(
+      `weft ${command}: --name "${name}": expected 1 to 64 letters, digits, "_", "." or "-"`,
+    );
+  }
+  return name;
 }

@@ -16,6 +16,7 @@ import {
   validateGateway,
 } from "../../router/gateway/config.ts";
 import type { Command, ParsedArgs } from "./command.ts";
+import { API_OPTION, nameOpt, nodeWithApi } from "./api_setup.ts";
 import { expectPositionals, listOpt, STATE_OPTION, stateDirOf, stringOpt } from "./command.ts";
 
 export const gatewayCommand: Command = {
@@ -27,9 +28,12 @@ export const gatewayCommand: Command = {
     "host's sockets (no root needed) and this host's 127.0.0.1 at the gateway address (.2).",
     "  weft gateway --switch vde:///tmp/sw --cidr 10.0.2.0/24 --dhcp 10.0.2.15-10.0.2.99 --dns",
     "  weft gateway --switch vde:///tmp/sw --cidr 10.0.2.0/24 --forward tcp:127.0.0.1:2222:10.0.2.15:22",
-    "SIGUSR2 prints the counters on stderr; SIGINT/SIGTERM stop it.",
+    "SIGUSR2 prints the counters on stderr; SIGINT/SIGTERM stop it. The management API (--api,",
+    "default 127.0.0.1:7780) shows it at /api/v1/gateways/NAME and adds or removes forwards live:",
+    "  weft ctl create forward NAME tcp:127.0.0.1:8022:10.0.2.15:22",
   ].join("\n"),
   options: {
+    name: { type: "string", value: "NAME", help: "Name in the API and events (default gw0)" },
     switch: { type: "string", value: "URL", help: "The LAN: vde:///DIR, tap://NAME, …" },
     cidr: { type: "string", value: "CIDR", help: "The LAN's IPv4 prefix, e.g. 10.0.2.0/24" },
     ip6: {
@@ -58,14 +62,23 @@ export const gatewayCommand: Command = {
       help: "Refuse connections to the gateway address instead of reaching 127.0.0.1",
     },
     state: STATE_OPTION,
+    api: API_OPTION,
   },
   async run(p, ctx) {
     expectPositionals(this, p, 0);
     const opts = gatewayOptionsOf(p);
     // Checked before the endpoint opens: bad input changes nothing.
     validateGateway(opts);
-    const endpoint = await openEndpoint(opts.url, { ...ctx, stateDir: stateDirOf(p) });
+    const name = nameOpt(p, "gateway", "gw0");
+    const managed = await nodeWithApi(p, ctx);
+    let endpoint;
     let gw: Gateway;
+    try {
+      endpoint = await openEndpoint(opts.url, { ...ctx, stateDir: stateDirOf(p) });
+    } catch (e) {
+      await managed.close();
+      throw e;
+    }
     try {
       gw = await Gateway.start({
         ...opts,
@@ -74,6 +87,23 @@ export const gatewayCommand: Command = {
       });
     } catch (e) {
       endpoint.close();
+      await managed.close();
+      throw e;
+    }
+    try {
+      managed.node.adoptGateway({
+        name,
+        url: opts.url,
+        cidr: opts.cidr,
+        ...(opts.ip6 === undefined ? {} : { ip6: opts.ip6 }),
+        ...(opts.dhcp ? { dhcp: { start: opts.dhcp.start, end: opts.dhcp.end } } : {}),
+        dns: opts.dns ?? false,
+        forwards: opts.forwards ?? [],
+      }, gw);
+      managed.serve();
+    } catch (e) {
+      await managed.close();
+      await gw.close();
       throw e;
     }
     const c = gw.config;
@@ -93,6 +123,7 @@ export const gatewayCommand: Command = {
       endpoint.closed.then(() => resolve());
     });
     Deno.removeSignalListener("SIGUSR2", report);
+    await managed.close();
     await gw.close();
     return 0;
   },

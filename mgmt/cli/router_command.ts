@@ -6,6 +6,7 @@ import { parseIfaceSpec, parseRouterConfig, parseRouteSpec } from "../../router/
 import { Router } from "../../router/router.ts";
 import type { Command } from "./command.ts";
 import { expectPositionals, listOpt, STATE_OPTION, stateDirOf } from "./command.ts";
+import { API_OPTION, nameOpt, nodeWithApi } from "./api_setup.ts";
 
 /** `weft router`: L3 forwarding between switches (router/router.ts). */
 export const routerCommand: Command = {
@@ -21,9 +22,11 @@ export const routerCommand: Command = {
     "addresses by SLAAC and the router as their default router.",
     "  weft router --iface lan1=vde:///tmp/sw1,10.1.0.1/24,fd01::1/64 \\",
     "              --iface lan2=vde:///tmp/sw2,10.2.0.1/24 --route 10.9.0.0/16=10.2.0.254 --ra lan1",
-    "SIGUSR2 prints the counters on stderr; SIGINT/SIGTERM stop it.",
+    "SIGUSR2 prints the counters on stderr; SIGINT/SIGTERM stop it. The management API (--api,",
+    "default 127.0.0.1:7780) shows it at /api/v1/routers/NAME and in /metrics.",
   ].join("\n"),
   options: {
+    name: { type: "string", value: "NAME", help: "Name in the API and metrics (default r0)" },
     iface: {
       type: "string",
       multiple: true,
@@ -48,6 +51,7 @@ export const routerCommand: Command = {
       help: "MaxRtrAdvInterval for --ra (4..1800, default 600)",
     },
     state: STATE_OPTION,
+    api: API_OPTION,
   },
   async run(p, ctx) {
     expectPositionals(this, p, 0);
@@ -75,6 +79,8 @@ export const routerCommand: Command = {
       interfaces: ifaces,
       routes: listOpt(p, "route").map(parseRouteSpec),
     });
+    const name = nameOpt(p, "router", "r0");
+    const managed = await nodeWithApi(p, ctx);
     const endpoints: Endpoint[] = [];
     try {
       for (const i of cfg.interfaces) {
@@ -82,6 +88,7 @@ export const routerCommand: Command = {
       }
     } catch (e) {
       for (const ep of endpoints) ep.close();
+      await managed.close();
       throw e;
     }
     const router = new Router({
@@ -96,6 +103,12 @@ export const routerCommand: Command = {
       routes: cfg.routes,
     });
     try {
+      managed.node.adoptRouter(
+        name,
+        router,
+        Object.fromEntries(cfg.interfaces.map((i) => [i.name, i.url])),
+      );
+      managed.serve();
       for (const port of router.ports) {
         ctx.print(
           `weft router: ${port.name} MAC ${
@@ -122,6 +135,7 @@ export const routerCommand: Command = {
       }
       return 0;
     } finally {
+      await managed.close();
       await router.close();
     }
   },

@@ -6,10 +6,12 @@ import { formatMac } from "../../core/mac.ts";
 import { serve } from "../../stack/http/serve.ts";
 import type { Stack } from "../../stack/stack.ts";
 import type { Command, CommandContext, ParsedArgs } from "./command.ts";
-import { expectPositionals, stringOpt } from "./command.ts";
+import { expectPositionals, listOpt, stringOpt } from "./command.ts";
 import { openStack, STACK_OPTIONS, stackConfigOf } from "./stack_options.ts";
 import { staticFiles } from "../services/static_files.ts";
 import { echo, relay } from "../../stack/socket/relay.ts";
+import type { ServiceSpec, StackSpec } from "../stack_resource.ts";
+import { API_OPTION, nameOpt, nodeWithApi } from "./api_setup.ts";
 
 type Handler = (req: Request, info: { remoteAddr: Deno.Addr }) => Response | Promise<Response>;
 
@@ -26,9 +28,13 @@ export const serveCommand: Command = {
     "  weft serve --switch vde:///tmp/sw --ip dhcp --ip6 auto --proxy 127.0.0.1:8080 --port 80",
     "  weft serve --switch vde:///tmp/sw --ip 10.0.0.2/24 --app ./app.ts   (export default app)",
     "SIGUSR2 prints the stack's counters on stderr; SIGINT/SIGTERM stop it (releasing a DHCP lease).",
+    "The management API (--api, default 127.0.0.1:7780) shows the stack at /api/v1/stacks/NAME;",
+    "deleting it there stops the service.",
   ].join("\n"),
   options: {
     ...STACK_OPTIONS,
+    name: { type: "string", value: "NAME", help: "Name of the stack in the API (default stack0)" },
+    api: API_OPTION,
     dir: { type: "string", value: "PATH", help: "Serve the files under PATH over HTTP" },
     proxy: { type: "string", value: "HOST:PORT", help: "Relay each TCP connection to HOST:PORT" },
     app: {
@@ -56,10 +62,42 @@ export const serveCommand: Command = {
     }
     const mode = modes[0];
     const service = await prepare(mode, p);
-    const stack = await openStack(cfg, p, ctx);
+    const name = nameOpt(p, this.name, "stack0");
+    const managed = await nodeWithApi(p, ctx);
+    let stack: Stack;
     try {
-      return await runService(stack, mode, service, ctx);
+      stack = await openStack(cfg, p, ctx);
+    } catch (e) {
+      await managed.close();
+      throw e;
+    }
+    // Stopped by a signal or by deleting the stack through the API.
+    const stop = new AbortController();
+    const abort = () => stop.abort();
+    ctx.signal.addEventListener("abort", abort);
+    const counter = { accepted: 0 };
+    try {
+      const spec: StackSpec = {
+        name,
+        url: cfg.url,
+        ...(stringOpt(p, "ip") === undefined ? {} : { ipv4: stringOpt(p, "ip") }),
+        ...(listOpt(p, "ip6").length ? { ipv6: listOpt(p, "ip6") } : {}),
+        ...(listOpt(p, "gw").length ? { gateways: listOpt(p, "gw") } : {}),
+        ...(service.spec ? { service: service.spec } : {}),
+      };
+      managed.node.adoptStack(spec, stack, {
+        service: {
+          get accepted() {
+            return counter.accepted;
+          },
+          stop: () => Promise.resolve(stop.abort()),
+        },
+      });
+      managed.serve();
+      return await runService(stack, mode, service, ctx, stop.signal, counter);
     } finally {
+      ctx.signal.removeEventListener("abort", abort);
+      await managed.close();
       await stack.close();
     }
   },
@@ -70,6 +108,8 @@ interface Prepared {
   handler?: Handler;
   target?: { hostname: string; port: number };
   what: string;
+  /** The service as the API shows it (`--app` has no such form). */
+  spec?: ServiceSpec;
 }
 
 /** Validate the service before the stack starts, so bad input changes nothing. */
@@ -82,7 +122,12 @@ async function prepare(mode: string, p: ParsedArgs): Promise<Prepared> {
       const dir = stringOpt(p, "dir")!;
       const info = await Deno.stat(dir).catch(() => undefined);
       if (!info?.isDirectory) throw new ConfigError(`weft serve: --dir "${dir}": not a directory`);
-      return { port: port(80), handler: staticFiles(dir), what: `files under ${resolve(dir)}` };
+      return {
+        port: port(80),
+        handler: staticFiles(dir),
+        what: `files under ${resolve(dir)}`,
+        spec: { kind: "dir", port: port(80), path: resolve(dir) },
+      };
     }
     case "proxy": {
       const text = stringOpt(p, "proxy")!;
@@ -92,7 +137,12 @@ async function prepare(mode: string, p: ParsedArgs): Promise<Prepared> {
         hostname: m[1].replace(/^\[|\]$/g, ""),
         port: parseIntIn("--proxy port", m[2], 1, 65535),
       };
-      return { port: port(target.port), target, what: `relay to ${text}` };
+      return {
+        port: port(target.port),
+        target,
+        what: `relay to ${text}`,
+        spec: { kind: "proxy", port: port(target.port), target: text },
+      };
     }
     case "app": {
       const path = stringOpt(p, "app")!;
@@ -119,7 +169,7 @@ async function prepare(mode: string, p: ParsedArgs): Promise<Prepared> {
     }
     default: {
       const echoPort = parseIntIn("--echo", stringOpt(p, "echo")!, 1, 65535);
-      return { port: echoPort, what: "TCP echo" };
+      return { port: echoPort, what: "TCP echo", spec: { kind: "echo", port: echoPort } };
     }
   }
 }
@@ -129,6 +179,8 @@ async function runService(
   mode: string,
   s: Prepared,
   ctx: CommandContext,
+  signal: AbortSignal,
+  counter: { accepted: number },
 ): Promise<number> {
   const listener = stack.listen({ port: s.port });
   const addrs = stack.addressTexts();
@@ -151,11 +203,12 @@ async function runService(
   // Not SIGUSR1: in Deno that also opens the V8 inspector.
   const report = () => ctx.logger.log("info", `counters ${JSON.stringify(stack.counters())}`);
   Deno.addSignalListener("SIGUSR2", report);
-  ctx.signal.addEventListener("abort", () => Deno.removeSignalListener("SIGUSR2", report));
-  ctx.signal.addEventListener("abort", () => listener.close());
+  signal.addEventListener("abort", () => Deno.removeSignalListener("SIGUSR2", report));
+  signal.addEventListener("abort", () => listener.close());
   if (s.handler) {
-    const server = serve(listener, s.handler, {
-      signal: ctx.signal,
+    const handler = s.handler;
+    const server = serve(listener, (req, info) => (counter.accepted++, handler(req, info)), {
+      signal,
       onError: (e) => {
         ctx.logger.log("warn", "handler failed", { error: String(e) });
         return new Response("internal error\n", { status: 500 });
@@ -166,6 +219,7 @@ async function runService(
   }
   try {
     for await (const conn of listener) {
+      counter.accepted++;
       if (mode === "echo") echo(conn);
       else {
         Deno.connect(s.target!).then(
@@ -178,7 +232,7 @@ async function runService(
       }
     }
   } catch (e) {
-    if (!ctx.signal.aborted) throw e;
+    if (!signal.aborted) throw e;
   }
   return 0;
 }

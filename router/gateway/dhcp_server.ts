@@ -105,6 +105,20 @@ export interface DhcpServerOptions {
   declineHoldMs?: number;
   /** Wall clock (Unix ms) for the lease file's expiries; default Date.now. */
   wallClock?: Clock;
+  /** Told of leases granted, released and expired (for events); also settable later. */
+  onLease?: (e: LeaseEvent) => void;
+}
+
+/**
+ * A lease changing hands: `granted` when a client is bound to an address it did not hold (not
+ * for renewals), `released` on DHCPRELEASE (RFC 2131 §4.4.6), `expired` when a granted lease ran
+ * out without renewal (noticed by `poll`).
+ */
+export interface LeaseEvent {
+  type: "granted" | "released" | "expired";
+  mac: number;
+  addr: IpAddr;
+  name?: string;
 }
 
 interface Binding {
@@ -176,6 +190,10 @@ export class DhcpServer {
   #sock: UdpSocketCore | undefined;
   readonly #view = new DhcpView();
   readonly #out = new Uint8Array(576);
+  /** See DhcpServerOptions.onLease. */
+  onLease: ((e: LeaseEvent) => void) | undefined;
+  /** Clients told `granted` and not yet `released` / `expired`. */
+  readonly #live = new Set<number>();
 
   constructor(opts: DhcpServerOptions) {
     const v4 = (what: string, a: IpAddr | undefined): number => {
@@ -239,6 +257,7 @@ export class DhcpServer {
     ) {
       throw new ConfigError(`Invalid DHCP MTU "${opts.mtu}": expected 68 to 65535 (RFC 2132 §5.1)`);
     }
+    this.onLease = opts.onLease;
     this.#lease = opts.leaseSeconds ?? 3600;
     if (!(Number.isInteger(this.#lease) && this.#lease >= 10 && this.#lease < 0xffffffff)) {
       throw new ConfigError(
@@ -359,7 +378,10 @@ export class DhcpServer {
     }
     // Bindings lapse lazily (checked where used): an expired one stays as the client's previous
     // address until the pool needs it. Report the next expiry so a caller can refresh views.
-    for (const b of this.#byMac.values()) if (b.expiresAt > now) next = Math.min(next, b.expiresAt);
+    for (const b of this.#byMac.values()) {
+      if (b.expiresAt > now) next = Math.min(next, b.expiresAt);
+      else if (this.#live.delete(b.mac)) this.#tell("expired", b);
+    }
     return next;
   }
 
@@ -541,6 +563,10 @@ export class DhcpServer {
       return this.#drop("store_error");
     }
     this.stats.acks++;
+    if (!this.#live.has(mac) || prev?.addr !== a) {
+      this.#live.add(mac);
+      this.#tell("granted", b);
+    }
     this.#reply(v, DHCPACK, a, true);
   }
 
@@ -563,6 +589,7 @@ export class DhcpServer {
       return this.#drop("decline_unknown");
     }
     // §4.3.3: the address is in use by someone else (the client's ARP probe said so).
+    this.#live.delete(mac);
     this.#byMac.delete(mac);
     this.#byAddr.delete(a);
     this.#declined.set(a, now + this.#declineHold);
@@ -579,6 +606,19 @@ export class DhcpServer {
     // §4.3.4: keep the binding as the client's previous address (it gets it back next time).
     b.expiresAt = Math.min(b.expiresAt, now);
     if (!this.#commit()) this.#drop("store_error");
+    if (this.#live.delete(mac)) this.#tell("released", b);
+  }
+
+  /** Report a lease change; a failing listener must not break the server. */
+  #tell(type: LeaseEvent["type"], b: Binding): void {
+    if (!this.onLease) return;
+    const e: LeaseEvent = { type, mac: b.mac, addr: addr_from_v4(b.addr) };
+    if (b.name !== undefined) e.name = b.name;
+    try {
+      this.onLease(e);
+    } catch {
+      this.#drop("lease_listener_error");
+    }
   }
 
   #inform(v: DhcpView, _now: number): void {

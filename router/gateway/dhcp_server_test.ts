@@ -415,3 +415,33 @@ Deno.test("dhcp server: no ACK when the lease cannot be committed", async () => 
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("dhcp server: onLease tells granted (not renewals), released, expired; a throwing listener is counted", () => {
+  const events: string[] = [];
+  const { server, send, dora, clock } = setup({
+    leaseSeconds: 60,
+    onLease: (e) => events.push(`${e.type} ${format_addr(e.addr)} ${e.name ?? "-"}`),
+  });
+  const mac = 0x020000000b01;
+  const addr = dora(mac, "one");
+  clock.advance(30_000);
+  assertEquals(send({ type: DHCPREQUEST, mac, ciaddr: addr })?.view.message_type, DHCPACK);
+  assertEquals(events, [`granted ${addr} one`]);
+  send({ type: DHCPRELEASE, mac, ciaddr: addr, server: "10.9.0.1" });
+  // A second RELEASE of the same lease tells nothing more.
+  send({ type: DHCPRELEASE, mac, ciaddr: addr, server: "10.9.0.1" });
+  assertEquals(events, [`granted ${addr} one`, `released ${addr} one`]);
+  const other = 0x020000000b02;
+  const addr2 = dora(other);
+  server.poll(clock.now() + 59_000);
+  assertEquals(events.length, 3);
+  clock.advance(60_000);
+  server.poll(clock.now());
+  server.poll(clock.now());
+  assertEquals(events.slice(2), [`granted ${addr2} -`, `expired ${addr2} -`]);
+  server.onLease = () => {
+    throw new Error("listener bug");
+  };
+  dora(0x020000000b03);
+  assertEquals(server.drops.lease_listener_error, 1);
+});

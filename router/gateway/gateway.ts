@@ -42,7 +42,7 @@ import {
 import { TCP_IDLE_DEFAULT_MS, TcpNat } from "./tcp_nat.ts";
 import { UDP_IDLE_DEFAULT_MS, UdpNat } from "./udp_nat.ts";
 import { Forward } from "./forwards.ts";
-import { DhcpServer } from "./dhcp_server.ts";
+import { DhcpServer, type LeaseEvent } from "./dhcp_server.ts";
 import { LeaseStore } from "./lease_store.ts";
 import { DnsForwarder, hostNames } from "./dns_forwarder.ts";
 import { formatMac, parseMac } from "../../core/mac.ts";
@@ -398,6 +398,11 @@ export class Gateway {
       dns: this.#dns ? { ...this.#dns.stats, drops: { ...this.#dns.drops } } : undefined,
       drops: { ...this.#drops },
     };
+  }
+
+  /** Told of DHCP leases granted, released and expired (no-op without a DHCP server). */
+  set onLease(fn: ((e: LeaseEvent) => void) | undefined) {
+    if (this.#dhcp) this.#dhcp.onLease = fn;
   }
 
   async close(): Promise<void> {

@@ -19,8 +19,17 @@ import {
 /** The repository root (this file is tests/_harness/weft.ts). */
 export const REPO_ROOT = new URL("../../", import.meta.url).pathname.replace(/\/$/, "");
 
+const API_BY_DEFAULT = new Set(["serve", "router", "gateway"]);
+
 /** The argv that runs `weft ARGS…`: `$WEFT_BIN ARGS…` or `deno run -A --unstable-net main.ts ARGS…`. */
 export function weftCommand(args: string[]): string[] {
+  // These commands serve the API on 127.0.0.1:7780 by default: tests running in parallel would
+  // fight over it (and write tokens to the default state directory). Tests of the API pass --api.
+  if (
+    API_BY_DEFAULT.has(args[0]) && !args.some((a) => a === "--api" || a.startsWith("--api="))
+  ) {
+    args = [args[0], "--api", "none", ...args.slice(1)];
+  }
   const bin = Deno.env.get("WEFT_BIN");
   if (bin) return [bin, ...args];
   return [Deno.execPath(), "run", "-A", "--unstable-net", `${REPO_ROOT}/main.ts`, ...args];

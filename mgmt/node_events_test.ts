@@ -1,0 +1,56 @@
+import { assert, assertEquals, assertRejects } from "@std/assert";
+import { loadOrCreateIdentity } from "../cable/identity.ts";
+import { openEndpoint } from "../cable/mod.ts";
+import type { WeftEvent } from "../core/events.ts";
+import { MemoryLogger } from "../core/log.ts";
+import { Node } from "./node.ts";
+
+async function until(cond: () => boolean, ms = 10_000): Promise<boolean> {
+  const end = Date.now() + ms;
+  while (!cond() && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
+  return cond();
+}
+
+Deno.test("node events: a TLS cable with a wrong token is cable.auth.failed; a reconnecting cable goes down and up", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "weft-node-events-" });
+  await Deno.writeTextFile(`${dir}/tokens`, "right-token\n");
+  const a = new Node({ id: "a", version: "0", logger: new MemoryLogger(), stateDir: `${dir}/a` });
+  const b = new Node({ id: "b", version: "0", logger: new MemoryLogger(), stateDir: `${dir}/b` });
+  const aEvents: WeftEvent[] = [];
+  const bEvents: WeftEvent[] = [];
+  a.events.on((e) => aEvents.push(e));
+  b.events.on((e) => bEvents.push(e));
+  try {
+    await a.createSwitch({ name: "sw0" });
+    await b.createSwitch({ name: "sw0" });
+    const l = await a.listen("sw0", `tls://127.0.0.1:0?token-file=${dir}/tokens`);
+    const fp = (await loadOrCreateIdentity(`${dir}/a`)).fingerprint;
+
+    await assertRejects(() =>
+      openEndpoint(`${l.url}?fp=${fp}&token=wrong-token`, { logger: new MemoryLogger() })
+    );
+    assert(await until(() => aEvents.some((e) => e.type === "cable.auth.failed")), "auth event");
+    const failed = aEvents.find((e) => e.type === "cable.auth.failed")!;
+    assertEquals([failed.switch, failed.reason], ["sw0", "badToken"]);
+    assertEquals(failed.url, `tls://127.0.0.1:0?token-file=${dir}/tokens`);
+
+    const url = `${l.url}?fp=${fp}&token=right-token`;
+    const port = await b.connect("sw0", url);
+    assert(await until(() => a.get("sw0").switch.ports().length === 1), "A accepted the cable");
+    // A drops the connection: B's reconnecting cable goes down, dials again, comes back up.
+    a.detachPort("sw0", a.get("sw0").switch.ports()[0].number);
+    assert(
+      await until(() => bEvents.some((e) => e.type === "cable.up")),
+      JSON.stringify(bEvents.map((e) => e.type)),
+    );
+    const cable = bEvents.filter((e) => e.type.startsWith("cable."));
+    assertEquals(cable.map((e) => [e.type, e.switch, e.url, e.port]), [
+      ["cable.down", "sw0", url, port.number],
+      ["cable.up", "sw0", url, port.number],
+    ]);
+  } finally {
+    await b.close();
+    await a.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
