@@ -169,6 +169,29 @@ peerTest(
     const m = /^weft_router_forwarded_total\{router="r0",family="ipv4"\} (\d+)$/m.exec(metrics);
     assert(m && Number(m[1]) >= 6, metrics);
     assertMatch(metrics, /^# TYPE weft_router_drops_total counter$/m);
+    const shown = await runWeft([
+      "ctl",
+      "--api",
+      router.api.url,
+      "--state",
+      router.api.state,
+      "--json",
+      "show",
+      "router",
+      "r0",
+    ]);
+    assertEquals(shown.code, 0, shown.stderr);
+    assertEquals(JSON.parse(shown.stdout).name, "r0");
+    const listed2 = await runWeft([
+      "ctl",
+      "--api",
+      router.api.url,
+      "--state",
+      router.api.state,
+      "list",
+      "routers",
+    ]);
+    assertMatch(listed2.stdout, /\br0\b/);
     console.log(`router forwarded ${r0.forwarded4} IPv4 packets for 3 routed pings`);
   },
   { timeoutMs: 150_000 },

@@ -11,6 +11,7 @@
  *            [service.kind=echo|dir|proxy service.port=N service.path=DIR service.target=H:P]
  *   weft ctl list cables | create cable SWITCH URL [direction=listen] | delete cable SWITCH URL
  *   weft ctl list gateways | show gateway NAME | delete gateway NAME
+ *   weft ctl list routers | show router NAME
  *   weft ctl create gateway NAME switch=SW cidr=10.0.2.0/24 [dhcp.start=A dhcp.end=B dns=true]
  *   weft ctl list forwards GW | list leases GW | delete forward GW ID
  *   weft ctl create forward GW proto=tcp hostAddr=127.0.0.1 hostPort=2222 guestAddr=A guestPort=22
@@ -140,6 +141,11 @@ export function requestOf(args: string[]): { method: string; path: string; body?
       };
     case "list gateways":
       return { method: "GET", path: "/api/v1/gateways" };
+    case "list routers":
+      return { method: "GET", path: "/api/v1/routers" };
+    case "show router":
+      if (!rest[0]) throw new UsageError(`weft ctl show router: expected a router name`);
+      return { method: "GET", path: `/api/v1/routers/${encodeURIComponent(rest[0])}` };
     case "show gateway":
       return { method: "GET", path: gw(rest[0]) };
     case "create gateway":
