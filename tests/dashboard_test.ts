@@ -279,6 +279,31 @@ Deno.test({
       assert(fit.sh <= fit.ih && fit.sw <= fit.iw, `the page scrolls: ${JSON.stringify(fit)}`);
       assertEquals([fit.circles, fit.names], [2, ["lab"]]);
 
+      // A stack and a cable made through the API appear in the picture's lower row.
+      const auth = { authorization: `Bearer ${token}`, "content-type": "application/json" };
+      for (
+        const [path, body] of [
+          ["/api/v1/stacks", { name: "web", switch: "lab", ipv4: "10.7.0.2/24" }],
+          ["/api/v1/cables", { switch: "lab", url: "tcp://127.0.0.1:17931", direction: "listen" }],
+        ] as const
+      ) {
+        const r = await fetch(`${api}${path}`, {
+          method: "POST",
+          headers: auth,
+          body: JSON.stringify(body),
+        });
+        assertEquals(r.status, 201, `${path}: ${await r.text()}`);
+      }
+      const row = await waitUntil("the stack and the cable in the picture", async () => {
+        const got = await page.evaluate(`({
+          stack: [...document.querySelectorAll("#topology .stack text")].map((t) => t.textContent),
+          cable: [...document.querySelectorAll("#topology .cable text")].map((t) => t.textContent),
+        })`);
+        return got.stack.length && got.cable.length ? got : undefined;
+      }, { timeoutMs: 10_000, intervalMs: 200 });
+      assertMatch(row.stack[0], /^web 10\.7\.0\.2\/24/);
+      assertMatch(row.cable[0], /^lab .*tcp:\/\/127\.0\.0\.1:17931/);
+
       // A wrong token: the API says 401, the page asks for a token and shows why.
       await page.navigate(`${api}/dashboard#token=not-the-token-0123456789`);
       const dialog = await waitUntil(

@@ -29,6 +29,8 @@ export const DASHBOARD_JS = String.raw`"use strict";
   var portsBy = {};
   var stacks = null;
   var stacksCheckedAt = -Infinity;
+  // Gateways, routers and cables (whose far ends are other nodes): optional like stacks.
+  var attached = { gateways: null, routers: null, cables: null };
   var fdbSwitch = "";
   var fdbAt = -Infinity;
   var lastSample = {};
@@ -107,10 +109,20 @@ export const DASHBOARD_JS = String.raw`"use strict";
     var now = performance.now();
     if (now - stacksCheckedAt > (stacks === null ? STACKS_RETRY_MS : 0)) {
       stacksCheckedAt = now;
-      stacks = await api("/api/v1/stacks").catch(function (e) {
-        if (e instanceof Unauthorized) throw e;
-        return null; // a broken optional panel must not stop the rest
-      });
+      var optional = function (path) {
+        return api(path).catch(function (e) {
+          if (e instanceof Unauthorized) throw e;
+          return null; // a broken optional panel must not stop the rest
+        });
+      };
+      var got = await Promise.all([
+        optional("/api/v1/stacks"),
+        optional("/api/v1/gateways"),
+        optional("/api/v1/routers"),
+        optional("/api/v1/cables"),
+      ]);
+      stacks = got[0];
+      attached = { gateways: got[1], routers: got[2], cables: got[3] };
     }
     if (gen !== generation) return;
     switches = list;
@@ -304,7 +316,19 @@ export const DASHBOARD_JS = String.raw`"use strict";
       items.push({ s: s, x: width, w: w });
       width += w + 30;
     });
-    var stackList = Array.isArray(stacks) ? stacks : [];
+    // The row under the switches: stacks, gateways, routers, and the cables to other nodes.
+    var list = function (x) { return Array.isArray(x) ? x : []; };
+    var stackList = list(stacks).map(function (st) {
+      var addr = (st.addresses || st.ipv4 || [])[0];
+      return { kind: "stack", label: (st.name || "stack") + (addr ? " " + addr : "") };
+    }).concat(list(attached.gateways).map(function (g) {
+      return { kind: "gateway", label: "gw " + g.name + (g.cidr ? " " + g.cidr : "") };
+    }), list(attached.routers).map(function (r) {
+      return { kind: "router", label: "router " + r.name + " (" + (r.interfaces || []).length + " if)" };
+    }), list(attached.cables).map(function (c) {
+      var arrow = c.direction === "listen" ? "\u21e0 " : "\u21e2 ";
+      return { kind: "cable " + (c.link || ""), label: c.switch + " " + arrow + c.url };
+    }));
     var stackRowY = yPort + 54;
     var height = stackList.length ? stackRowY + 40 : yPort + 46;
     // At least 640 wide so that a small topology is not blown up to fill the panel; centred.
@@ -333,13 +357,14 @@ export const DASHBOARD_JS = String.raw`"use strict";
       g.append(svg("text", { x: cx, y: y0 + 22, "text-anchor": "middle", class: "name" }, it.s.name));
       root.append(g);
     });
-    stackList.forEach(function (st, i) {
-      var g = svg("g", { class: "stack" });
+    stackList.forEach(function (it, i) {
+      var g = svg("g", { class: it.kind });
       var x = 10 + i * 170;
       g.append(svg("rect", { x: x, y: stackRowY, width: 160, height: 30, rx: 4 }));
-      var name = st.name || st.id || "stack";
-      var addr = (st.addresses || st.ipv4 || [])[0];
-      g.append(svg("text", { x: x + 8, y: stackRowY + 19 }, name + (addr ? " " + addr : "")));
+      var label = it.label.length > 24 ? it.label.slice(0, 23) + "\u2026" : it.label;
+      var t = svg("text", { x: x + 8, y: stackRowY + 19 }, label);
+      t.append(svg("title", {}, it.label));
+      g.append(t);
       root.append(g);
     });
     if (switches.length === 0) {
@@ -420,6 +445,7 @@ export const DASHBOARD_JS = String.raw`"use strict";
     stop();
     var gen = generation;
     stacks = null;
+    attached = { gateways: null, routers: null, cables: null };
     stacksCheckedAt = -Infinity;
     setLive("", "connecting…");
     pollLoop(gen);

@@ -53,6 +53,10 @@ button:focus-visible, select:focus-visible, input:focus-visible { outline: 2px s
 #topology circle.down { fill: var(--down); }
 #topology circle.disabled { fill: var(--off); }
 #topology .stack rect { fill: var(--panel); stroke: var(--muted); stroke-dasharray: 3 2; }
+#topology .gateway rect, #topology .router rect { fill: var(--panel); stroke: var(--muted); stroke-width: 2; }
+#topology .cable rect { fill: none; stroke: var(--muted); }
+#topology .cable.up rect, #topology .cable.listening rect { stroke: var(--up); }
+#topology .cable.down rect, #topology .cable.unplugged rect { stroke: var(--down); }
 .switch { margin-bottom: 12px; }
 .switch h3 { font-size: 13px; margin: 0 0 4px; }
 .switch .meta { color: var(--muted); font-weight: normal; margin-left: 8px; }
