@@ -66,6 +66,12 @@ Deno.test("api: stacks on a switch talk TCP to each other; list, show, delete", 
     const shown = await fx.call("GET", "/api/v1/stacks/echo1");
     assertEquals(shown.body.service, { kind: "echo", port: 7, accepted: 1 });
     assert(shown.body.framesIn > 0 && shown.body.tcpConnections >= 1, shown.text);
+    assert(
+      shown.body.sockets.some((k: { state: string; remote: string }) =>
+        k.state === "ESTABLISHED" && /^10\.\d+\.\d+\.\d+:\d+$/.test(k.remote)
+      ),
+      JSON.stringify(shown.body.sockets),
+    );
     conn.close();
 
     const metrics = await fx.call("GET", "/metrics");

@@ -162,6 +162,12 @@ export const StackInfo = z.object({
   addresses: z.array(z.string()).openapi({ description: "Addresses in use now" }),
   service: ServiceSpec.extend({ accepted: z.number().int() }).nullable(),
   tcpConnections: z.number().int(),
+  /** The stack's TCP sockets (at most 256 listed): RFC 9293 state, local and remote endpoints. */
+  sockets: z.array(z.object({
+    state: z.string(),
+    local: z.string(),
+    remote: z.string(),
+  })),
   framesIn: z.number(),
   bytesIn: z.number(),
   framesOut: z.number(),

@@ -60,6 +60,12 @@ export function fdbView(m: ManagedSwitch, nowMs: number, port?: number) {
     .map((e) => ({ mac: formatMac(e.mac), vlan: e.vlan, port: e.port, ageSec: e.age }));
 }
 
+/** "10.0.0.2:80" or "[fd00::2]:80". */
+function endpointText(a: Uint8Array, port: number): string {
+  const t = format_addr(a);
+  return a.length === 16 ? `[${t}]:${port}` : `${t}:${port}`;
+}
+
 export function stackView(s: ManagedStack) {
   const st = s.stack;
   const nic = st.endpoint.stats();
@@ -76,6 +82,11 @@ export function stackView(s: ManagedStack) {
     addresses: st.addressTexts(),
     service: svc ? { ...svc, accepted: s.service?.accepted ?? 0 } : null,
     tcpConnections: st.tcp.connections.length,
+    sockets: st.tcp.connections.slice(0, 256).map((t) => ({
+      state: t.state,
+      local: endpointText(t.localAddr, t.localPort),
+      remote: endpointText(t.remoteAddr, t.remotePort),
+    })),
     framesIn: nic.framesIn,
     bytesIn: nic.bytesIn,
     framesOut: nic.framesOut,
