@@ -1,3 +1,4 @@
+import { cableView } from "./api/views.ts";
 import { assert, assertEquals, assertRejects } from "@std/assert";
 import { loadOrCreateIdentity } from "../cable/identity.ts";
 import { openEndpoint } from "../cable/mod.ts";
@@ -48,6 +49,16 @@ Deno.test("node events: a TLS cable with a wrong token is cable.auth.failed; a r
       ["cable.down", "sw0", url, port.number],
       ["cable.up", "sw0", url, port.number],
     ]);
+    // The cable views carry the same story: A's listener counted the refusal by reason, B's
+    // re-dialling cable its connects.
+    const listenView = cableView(a.cables().find((c) => c.direction === "listen")!);
+    assertEquals(listenView.refused.badToken, 1);
+    assert(listenView.accepted !== null && listenView.accepted >= 2, JSON.stringify(listenView));
+    const dialView = cableView(b.cables().find((c) => c.direction === "connect")!);
+    assert(
+      dialView.reconnect !== null && dialView.reconnect.connects >= 2,
+      JSON.stringify(dialView),
+    );
   } finally {
     await b.close();
     await a.close();

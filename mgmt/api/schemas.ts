@@ -184,6 +184,15 @@ export const CableInfo = z.object({
   framesIn: z.number(),
   framesOut: z.number(),
   drops: Counts,
+  reconnect: z.object({
+    connects: z.number().int(),
+    failures: z.number().int(),
+    lastError: z.string().nullable(),
+  }).nullable().openapi({ description: "connect: a re-dialling cable's state (tcp://, tls://)" }),
+  accepted: z.number().int().nullable().openapi({ description: "listen: connections accepted" }),
+  refused: Counts.openapi({
+    description: "listen: connections turned away by reason (auth failures: badToken, noToken, …)",
+  }),
 }).openapi("Cable");
 
 export const CableCreate = z.strictObject({

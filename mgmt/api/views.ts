@@ -4,6 +4,7 @@ import { formatMac } from "../../core/mac.ts";
 import type { Port } from "../../switch/port.ts";
 import { formatVlanMode } from "../../switch/vlan.ts";
 import { format_addr } from "../../stack/addr.ts";
+import { ReconnectingEndpoint } from "../../cable/reconnect.ts";
 import { format_cidr } from "../../router/config.ts";
 import type {
   CableInfo,
@@ -106,9 +107,13 @@ export function cableView(c: CableInfo) {
       framesIn: 0,
       framesOut: 0,
       drops: {},
+      reconnect: null,
+      accepted: c.listener?.accepted ?? 0,
+      refused: { ...c.listener?.refused } as Record<string, number>,
     };
   }
-  const s = c.port?.endpoint.stats();
+  const ep = c.port?.endpoint;
+  const s = ep?.stats();
   return {
     switch: c.switch,
     direction: c.direction,
@@ -118,6 +123,11 @@ export function cableView(c: CableInfo) {
     framesIn: s?.framesIn ?? 0,
     framesOut: s?.framesOut ?? 0,
     drops: { ...s?.drops },
+    reconnect: ep instanceof ReconnectingEndpoint
+      ? { connects: ep.connects, failures: ep.failures, lastError: ep.lastError ?? null }
+      : null,
+    accepted: null,
+    refused: {} as Record<string, number>,
   };
 }
 
