@@ -1,6 +1,6 @@
 /**
  * The declarative topology file (`weft up FILE.yaml`): switches with their options, port VLANs,
- * the cables they dial and the cables they accept, and the API address.
+ * the cables they dial and the cables they accept, stacks, gateways, and the API address.
  *
  * ```yaml
  * api: 127.0.0.1:7780          # or "none"
@@ -19,7 +19,20 @@
  *     ipv6: [ auto ]
  *     gateways: [ 10.0.0.1 ]
  *     service: { kind: dir, port: 80, path: /srv/www }   # or echo, or proxy with target
+ * gateways:
+ *   - name: nat
+ *     switch: sw0              # a switch of this file (or url: vde:///…, tap://…)
+ *     cidr: 10.0.0.0/24
+ *     gatewayAddr: 10.0.0.1    # default: the second address of the cidr
+ *     dhcp: { start: 10.0.0.100, end: 10.0.0.199 }
+ *     dns: true
+ *     forwards: [ { proto: tcp, hostAddr: 127.0.0.1, hostPort: 8080, guestAddr: 10.0.0.2, guestPort: 80 } ]
  * ```
+ *
+ * A gateway's `forwards` in an export are the ones in force when it is taken: those of the file
+ * plus any added through the API since, minus any removed (the API changes the live state, and
+ * the export shows the live state). A forward written with `hostPort: 0` is exported with the port
+ * the host picked, so such a file is not a fixed point of up → export; give a port for that.
  *
  * Parsing is all or nothing: YAML syntax, unknown keys, wrong types and bad values (VLAN modes,
  * ranges) are reported with the file's line and column, before anything is created.
@@ -29,7 +42,8 @@ import { LineCounter, parseDocument, stringify } from "yaml";
 import { z } from "zod";
 import { ConfigError } from "../core/errors.ts";
 import { formatVlanMode, parseVlanMode, type VlanMode } from "../switch/vlan.ts";
-import { LIMITS, type Node, SWITCH_NAME } from "./node.ts";
+import { validateGateway } from "../router/gateway/config.ts";
+import { type GatewaySpec, LIMITS, type Node, SWITCH_NAME } from "./node.ts";
 import { checkStackText, type StackSpec } from "./stack_resource.ts";
 
 const range = (r: { min: number; max: number }) => z.number().int().min(r.min).max(r.max);
@@ -62,11 +76,44 @@ const StackEntry = z.strictObject({
   }).optional(),
 });
 
+const GatewayEntry = z.strictObject({
+  name: z.string().regex(SWITCH_NAME, "letters, digits, _ . - (up to 64)"),
+  switch: z.string().optional(),
+  url: z.string().min(1).optional(),
+  cidr: z.string(),
+  gatewayAddr: z.string().optional(),
+  ip6: z.string().optional(),
+  dhcp: z.strictObject({
+    start: z.string(),
+    end: z.string(),
+    leaseSeconds: z.number().int().min(60).max(31_536_000).optional(),
+  }).optional(),
+  dns: z.boolean().optional(),
+  forwards: z.array(z.strictObject({
+    proto: z.enum(["tcp", "udp"]),
+    hostAddr: z.string(),
+    hostPort: z.number().int().min(0).max(65535),
+    guestAddr: z.string(),
+    guestPort: z.number().int().min(1).max(65535),
+  })).optional(),
+});
+
 const TopologyFile = z.strictObject({
   api: z.string().optional(),
   switches: z.array(SwitchEntry).default([]),
   stacks: z.array(StackEntry).default([]),
+  gateways: z.array(GatewayEntry).default([]),
 });
+
+/** The key of a gateway entry a validateGateway message is about (for its line and column). */
+function gatewayKeyOf(message: string): string | undefined {
+  if (/gateway cidr/.test(message)) return "cidr";
+  if (/gateway address/.test(message)) return "gatewayAddr";
+  if (/IPv6 prefix/.test(message)) return "ip6";
+  if (/DHCP|reservation/.test(message)) return "dhcp";
+  if (/forward|host port|guest/i.test(message)) return "forwards";
+  return undefined;
+}
 
 export interface SwitchTopology {
   name: string;
@@ -85,6 +132,7 @@ export interface Topology {
   api?: string;
   switches: SwitchTopology[];
   stacks: StackSpec[];
+  gateways: GatewaySpec[];
 }
 
 /** Read and check the topology file `file` (`weft up`, `weft apply`); ConfigError on any problem. */
@@ -166,10 +214,42 @@ export function parseTopology(
     }
     return s as StackSpec;
   });
-  if (switches.length === 0 && stacks.length === 0 && !opts.allowEmpty) {
-    throw new ConfigError(`${where(["switches"])}: switches: a topology needs a switch or a stack`);
+  const gatewayNames = new Set<string>();
+  const gateways = parsed.data.gateways.map((g, i) => {
+    if (gatewayNames.has(g.name)) {
+      throw new ConfigError(
+        `${where(["gateways", i, "name"])}: gateway "${g.name}" is named twice`,
+      );
+    }
+    gatewayNames.add(g.name);
+    if ((g.switch === undefined) === (g.url === undefined)) {
+      throw new ConfigError(
+        `${where(["gateways", i])}: gateways.${i}: give exactly one of switch or url`,
+      );
+    }
+    if (g.switch !== undefined && !names.has(g.switch)) {
+      throw new ConfigError(
+        `${
+          where(["gateways", i, "switch"])
+        }: gateways.${i}.switch: no switch "${g.switch}" in this file`,
+      );
+    }
+    try {
+      validateGateway({ ...g, dhcp: g.dhcp ?? false });
+    } catch (e) {
+      const msg = (e as Error).message;
+      const key = gatewayKeyOf(msg);
+      throw new ConfigError(`${where(["gateways", i, ...(key ? [key] : [])])}: ${msg}`);
+    }
+    return g as GatewaySpec;
+  });
+  const empty = switches.length === 0 && stacks.length === 0 && gateways.length === 0;
+  if (empty && !opts.allowEmpty) {
+    throw new ConfigError(
+      `${where(["switches"])}: switches: a topology needs a switch, a stack or a gateway`,
+    );
   }
-  return { api: parsed.data.api, switches, stacks };
+  return { api: parsed.data.api, switches, stacks, gateways };
 }
 
 /**
@@ -201,11 +281,52 @@ export function exportTopology(node: Node, api?: string): string {
     };
   });
   const stacks = node.listStacks().map((s) => stackEntryOf(s.spec));
+  // The forwards in force, not those the gateway started with (see the header).
+  const gateways = node.listGateways().map((g) =>
+    gatewayEntryOf({
+      ...g.spec,
+      forwards: g.gateway.forwards().map(({ id: _, ...f }) => f),
+    })
+  );
   return stringify({
     ...(api ? { api } : {}),
     ...(switches.length > 0 ? { switches } : {}),
     ...(stacks.length > 0 ? { stacks } : {}),
+    ...(gateways.length > 0 ? { gateways } : {}),
   });
+}
+
+/** A gateway spec with only the keys given, in a fixed order (so exports compare as text). */
+export function gatewayEntryOf(g: GatewaySpec): GatewaySpec {
+  return {
+    name: g.name,
+    ...(g.switch !== undefined ? { switch: g.switch } : {}),
+    ...(g.url !== undefined ? { url: g.url } : {}),
+    cidr: g.cidr,
+    ...(g.gatewayAddr !== undefined ? { gatewayAddr: g.gatewayAddr } : {}),
+    ...(g.ip6 !== undefined ? { ip6: g.ip6 } : {}),
+    ...(g.dhcp
+      ? {
+        dhcp: {
+          start: g.dhcp.start,
+          end: g.dhcp.end,
+          ...(g.dhcp.leaseSeconds !== undefined ? { leaseSeconds: g.dhcp.leaseSeconds } : {}),
+        },
+      }
+      : {}),
+    ...(g.dns !== undefined ? { dns: g.dns } : {}),
+    ...(g.forwards?.length
+      ? {
+        forwards: g.forwards.map((f) => ({
+          proto: f.proto,
+          hostAddr: f.hostAddr,
+          hostPort: f.hostPort,
+          guestAddr: f.guestAddr,
+          guestPort: f.guestPort,
+        })),
+      }
+      : {}),
+  };
 }
 
 /** A stack spec with only the keys given, in a fixed order (so exports compare as text). */

@@ -6,10 +6,13 @@
  * (node.ts): a switch's hub, MTU, ageing and VLAN configuration are patched; its port count, MAC
  * table size or VDE directory can only be had by deleting and creating it again. Cables are
  * identified by (switch, direction, URL) and stacks by name; a stack whose spec differs in any
- * way is replaced (nothing of a stack changes live). A stack on a switch that is replaced is
- * replaced too, since deleting a switch refuses while stacks use it.
+ * way is replaced (nothing of a stack changes live). Gateways are identified by name too, and one
+ * whose spec differs — addressing, DHCP range, DNS, or the forwards in force (an export shows
+ * those, topology.ts) — is replaced: deleted and started again from the file. A stack or gateway
+ * on a switch that is replaced is replaced too, since deleting a switch refuses while they use it.
  *
- * Order: deletes (stacks, cables, switches) before creates (switches, patches, cables, stacks),
+ * Order: deletes (gateways, stacks, cables, switches) before creates (switches, patches, cables,
+ * stacks, gateways),
  * so names and ports are free when they are taken again, and undoing in reverse order restores
  * the node step by step.
  */
@@ -17,7 +20,8 @@
 import { formatVlanMode } from "../switch/vlan.ts";
 import { LIMITS } from "./node.ts";
 import type { StackSpec } from "./stack_resource.ts";
-import { stackEntryOf, type SwitchTopology, type Topology } from "./topology.ts";
+import type { GatewaySpec } from "./node.ts";
+import { gatewayEntryOf, stackEntryOf, type SwitchTopology, type Topology } from "./topology.ts";
 
 export interface ApiRequest {
   method: "POST" | "PATCH" | "DELETE";
@@ -104,6 +108,25 @@ const stackDelete = (name: string): ApiRequest => ({
   path: `/api/v1/stacks/${encodeURIComponent(name)}`,
 });
 
+const gatewayCreate = (g: GatewaySpec): ApiRequest => ({
+  method: "POST",
+  path: "/api/v1/gateways",
+  body: gatewayEntryOf(g),
+});
+
+const gatewayDelete = (name: string): ApiRequest => ({
+  method: "DELETE",
+  path: `/api/v1/gateways/${encodeURIComponent(name)}`,
+});
+
+function describeGateway(g: GatewaySpec): string {
+  const parts = [g.switch !== undefined ? `on ${g.switch}` : `via ${g.url}`, g.cidr];
+  if (g.dhcp) parts.push(`dhcp ${g.dhcp.start}-${g.dhcp.end}`);
+  if (g.dns) parts.push("dns");
+  if (g.forwards?.length) parts.push(`${g.forwards.length} forward(s)`);
+  return parts.join(", ");
+}
+
 const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
 
 function describeSwitch(s: SwitchSettings): string {
@@ -145,6 +168,23 @@ export function planApply(live: Topology, want: Topology): PlanStep[] {
 
   const deletes: PlanStep[] = [];
   const creates: PlanStep[] = [];
+
+  // 0. Gateways removed, changed, or on a switch that goes away.
+  const liveGw = new Map(live.gateways.map((g) => [g.name, g]));
+  const wantGw = new Map(want.gateways.map((g) => [g.name, g]));
+  const gatewayRecreate = new Set<string>();
+  for (const [name, l] of liveGw) {
+    const w = wantGw.get(name);
+    const moved = l.switch !== undefined && gone(l.switch);
+    if (w && same(gatewayEntryOf(l), gatewayEntryOf(w)) && !moved) continue;
+    if (w) gatewayRecreate.add(name);
+    deletes.push({
+      sign: "-",
+      text: `- gateway ${name}${w ? " (replaced)" : ""}`,
+      request: gatewayDelete(name),
+      undo: gatewayCreate(l),
+    });
+  }
 
   // 1. Stacks removed, changed, or on a switch that goes away.
   const stackRecreate = new Set<string>();
@@ -250,6 +290,17 @@ export function planApply(live: Topology, want: Topology): PlanStep[] {
       text: `+ stack ${w.name} (${describeStack(w)})`,
       request: stackCreate(w),
       undo: stackDelete(w.name),
+    });
+  }
+
+  // 8. Gateways that come (new or replaced).
+  for (const w of want.gateways) {
+    if (liveGw.has(w.name) && !gatewayRecreate.has(w.name)) continue;
+    creates.push({
+      sign: "+",
+      text: `+ gateway ${w.name} (${describeGateway(w)})`,
+      request: gatewayCreate(w),
+      undo: gatewayDelete(w.name),
     });
   }
   return [...deletes, ...creates];

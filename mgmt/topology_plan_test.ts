@@ -34,6 +34,7 @@ async function nodeFrom(text: string) {
   const t = parseTopology(text);
   for (const s of t.switches) await node.createSwitch(s, s.sock);
   for (const s of t.stacks) await node.createStack(s);
+  for (const g of t.gateways) await node.createGateway(g);
   const call = async (method: string, path: string, body?: unknown) => {
     const res = await app.request(path, {
       method,
@@ -99,6 +100,81 @@ Deno.test("plan: fixed settings replace a switch, and the stacks and cables on i
     );
     assertEquals(planApply(live, cabled).map((s) => s.text), ["+ cable old connect vde:///tmp/x"]);
     assertEquals(planApply(cabled, live).map((s) => s.text), ["- cable old connect vde:///tmp/x"]);
+  } finally {
+    await node.close();
+  }
+});
+
+const GW = `${BASE}gateways:
+  - name: nat
+    switch: core
+    cidr: 10.1.0.0/24
+    gatewayAddr: 10.1.0.1
+    dhcp: { start: 10.1.0.100, end: 10.1.0.150 }
+    dns: true
+`;
+
+Deno.test("plan: gateways are created, replaced when changed, deleted; undo restores", async () => {
+  const { node, call } = await nodeFrom(BASE);
+  try {
+    const base = parseTopology(exportTopology(node));
+    const steps = planApply(base, parseTopology(GW));
+    assertEquals(steps.map((s) => s.text), [
+      "+ gateway nat (on core, 10.1.0.0/24, dhcp 10.1.0.100-10.1.0.150, dns)",
+    ]);
+    const changed = GW.replace("end: 10.1.0.150", "end: 10.1.0.199");
+    for (const s of steps) {
+      assertEquals((await call(s.request.method, s.request.path, s.request.body)).status, 201);
+    }
+    const live = parseTopology(exportTopology(node));
+    assertEquals(planApply(live, parseTopology(GW)), []);
+    const replace = planApply(live, parseTopology(changed));
+    assertEquals(replace.map((s) => s.text), [
+      "- gateway nat (replaced)",
+      "+ gateway nat (on core, 10.1.0.0/24, dhcp 10.1.0.100-10.1.0.199, dns)",
+    ]);
+    for (const s of replace) {
+      const r = await call(s.request.method, s.request.path, s.request.body);
+      assertEquals(r.status < 300, true, `${s.text}: ${r.status} ${r.text}`);
+    }
+    assertEquals(planApply(parseTopology(exportTopology(node)), parseTopology(changed)), []);
+    for (const s of [...replace].reverse()) {
+      const r = await call(s.undo.method, s.undo.path, s.undo.body);
+      assertEquals(r.status < 300, true, `undo ${s.text}: ${r.status} ${r.text}`);
+    }
+    assertEquals(planApply(parseTopology(exportTopology(node)), parseTopology(GW)), []);
+
+    // A forward added through the API is live state: the file without it removes it (replace).
+    const fwd = {
+      proto: "tcp",
+      hostAddr: "127.0.0.1",
+      hostPort: 0,
+      guestAddr: "10.1.0.9",
+      guestPort: 22,
+    };
+    assertEquals((await call("POST", "/api/v1/gateways/nat/forwards", fwd)).status, 201);
+    assertEquals(
+      planApply(parseTopology(exportTopology(node)), parseTopology(GW)).map((s) => s.text),
+      [
+        "- gateway nat (replaced)",
+        "+ gateway nat (on core, 10.1.0.0/24, dhcp 10.1.0.100-10.1.0.150, dns)",
+      ],
+    );
+
+    // A switch replaced takes its gateway with it; a gateway left out of the file is deleted.
+    const ports4 = GW.replace("    mtu: 1500\n", "    mtu: 1500\n    ports: 4\n");
+    assertEquals(
+      planApply(live, parseTopology(ports4)).map((s) => s.text),
+      [
+        "- gateway nat (replaced)",
+        "- stack web (replaced)",
+        "- switch core (replaced: ports 32 → 4)",
+        "+ switch core (ports 4, mtu 1500, vlans 2=access:10)",
+        "+ stack web (on core, 10.1.0.2/24, echo on 7)",
+        "+ gateway nat (on core, 10.1.0.0/24, dhcp 10.1.0.100-10.1.0.150, dns)",
+      ],
+    );
+    assertEquals(planApply(live, base).map((s) => s.text), ["- gateway nat"]);
   } finally {
     await node.close();
   }

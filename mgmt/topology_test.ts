@@ -1,4 +1,4 @@
-import { assertEquals, assertThrows } from "@std/assert";
+import { assert, assertEquals, assertThrows } from "@std/assert";
 import { ConfigError } from "../core/errors.ts";
 import { exportTopology, parseTopology } from "./topology.ts";
 import { Node } from "./node.ts";
@@ -98,4 +98,81 @@ stacks:
     await node.close();
   }
   assertEquals(parseTopology("{}\n", "e.yaml", { allowEmpty: true }).switches, []);
+});
+
+Deno.test("topology: gateways — parsed, checked with line and column, exported with live forwards", async () => {
+  const text = `switches:
+  - name: lan
+gateways:
+  - name: nat
+    switch: lan
+    cidr: 10.9.0.0/24
+    gatewayAddr: 10.9.0.1
+    dhcp: { start: 10.9.0.100, end: 10.9.0.150, leaseSeconds: 600 }
+    dns: true
+`;
+  const t = parseTopology(text, "f.yaml");
+  assertEquals(t.gateways, [{
+    name: "nat",
+    switch: "lan",
+    cidr: "10.9.0.0/24",
+    gatewayAddr: "10.9.0.1",
+    dhcp: { start: "10.9.0.100", end: "10.9.0.150", leaseSeconds: 600 },
+    dns: true,
+  }]);
+  const cases: [string, string][] = [
+    [
+      text.replace("end: 10.9.0.150", "end: 10.8.0.150"),
+      'f.yaml:8:11: Invalid DHCP range end "10.8.0.150": expected a host address inside 10.9.0.0/24',
+    ],
+    [text.replace("cidr: 10.9.0.0/24", "cidr: 10.9.0.0/31"), "f.yaml:6:11: Invalid gateway cidr"],
+    [text.replace("switch: lan", "switch: wan"), 'f.yaml:5:13: gateways.0.switch: no switch "wan"'],
+    [
+      text.replace("switch: lan", "switch: lan\n    url: vde:///x"),
+      "f.yaml:4:5: gateways.0: give exactly one",
+    ],
+    [text.replace("    dns: true\n", "    dns: yes please\n"), "f.yaml:9:10: gateways.0.dns:"],
+    [
+      text + "  - { name: nat, url: x, cidr: 10.1.0.0/24 }\n",
+      'f.yaml:10:13: gateway "nat" is named',
+    ],
+    [
+      "gateways:\n  - name: g\n    url: vde:///x\n    cidr: 10.1.0.0/24\n" +
+      "    forwards: [ { proto: tcp, hostAddr: 127.0.0.1, hostPort: 1, guestAddr: 10.2.0.5, guestPort: 2 } ]\n",
+      'f.yaml:5:15: Invalid forward "tcp:127.0.0.1:1:10.2.0.5:2"',
+    ],
+  ];
+  for (const [bad, start] of cases) {
+    const e = assertThrows(() => parseTopology(bad, "f.yaml"), ConfigError);
+    assertEquals(e.message.slice(0, start.length), start, `for:\n${bad}\ngot: ${e.message}`);
+  }
+  // A gateway alone (on a URL) is a topology.
+  assertEquals(
+    parseTopology("gateways:\n  - { name: g, url: vde:///x, cidr: 10.1.0.0/24 }\n").gateways.length,
+    1,
+  );
+  const node = new Node({ id: "n", version: "0" });
+  try {
+    await node.createSwitch({ name: "lan" });
+    await node.createGateway(t.gateways[0]);
+    const out = exportTopology(node);
+    assertEquals(parseTopology(out, "out.yaml").gateways, t.gateways);
+    // A forward added at runtime (as the API does) is part of the export: the live state.
+    const id = await node.getGateway("nat").gateway.addForward({
+      proto: "tcp",
+      hostAddr: "127.0.0.1",
+      hostPort: 0,
+      guestAddr: "10.9.0.7",
+      guestPort: 53,
+    });
+    const port = node.getGateway("nat").gateway.forwards()[0].hostPort;
+    assert(port > 0, "the host picked a port");
+    assertEquals(parseTopology(exportTopology(node), "out.yaml").gateways[0].forwards, [
+      { proto: "tcp", hostAddr: "127.0.0.1", hostPort: port, guestAddr: "10.9.0.7", guestPort: 53 },
+    ]);
+    node.getGateway("nat").gateway.removeForward(id);
+    assertEquals(exportTopology(node), out);
+  } finally {
+    await node.close();
+  }
 });

@@ -6,6 +6,7 @@
  */
 
 import { assert, assertEquals, assertMatch, assertNotEquals } from "@std/assert";
+import { exists } from "./_harness/process.ts";
 import { runWeft, startWeftUp } from "./_harness/weft.ts";
 
 Deno.test("apply: dry run, apply of the difference, rollback of a failed step, bad file", async () => {
@@ -108,6 +109,84 @@ Deno.test("apply: dry run, apply of the difference, rollback of a failed step, b
     assertEquals(await exported(), after);
     assertNotEquals(after, before);
     console.log(`apply of 5 changes over the API: ${applyMs.toFixed(0)} ms (incl. process start)`);
+  } finally {
+    await Deno.remove(tmp, { recursive: true }).catch(() => {});
+  }
+});
+
+Deno.test("apply: a gateway from weft up — export round trip, DHCP change replaces it, bad range", async () => {
+  const tmp = await Deno.makeTempDir({ prefix: "weft-apply-gw-" });
+  try {
+    // A free host port for the forward (a fixed port keeps up → export → up a fixed point).
+    const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const hostPort = (probe.addr as Deno.NetAddr).port;
+    probe.close();
+    const file = [
+      "switches:",
+      "  - name: lan",
+      `    sock: ${tmp}/lan`,
+      "gateways:",
+      "  - name: nat",
+      "    switch: lan",
+      "    cidr: 10.6.0.0/24",
+      "    gatewayAddr: 10.6.0.1",
+      "    dhcp: { start: 10.6.0.100, end: 10.6.0.150 }",
+      "    dns: true",
+      "    forwards:",
+      `      - { proto: tcp, hostAddr: 127.0.0.1, hostPort: ${hostPort}, guestAddr: 10.6.0.7, guestPort: 80 }`,
+      "",
+    ].join("\n");
+    await Deno.writeTextFile(`${tmp}/up.yaml`, `api: 127.0.0.1:0\n${file}`);
+    const first = await (async () => {
+      await using up = await startWeftUp(`${tmp}/up.yaml`, `${tmp}/s1`);
+      const r = await runWeft(["export", "--api", up.url, "--state", `${tmp}/s1`]);
+      assertEquals(r.code, 0, r.stderr);
+      return r.stdout;
+    })();
+    assertMatch(first, /gateways:\n\s+- name: nat\n\s+switch: lan\n\s+cidr: 10\.6\.0\.0\/24/);
+    assertMatch(first, new RegExp(`hostPort: ${hostPort}\\n`));
+    await Deno.writeTextFile(`${tmp}/again.yaml`, `api: 127.0.0.1:0\n${first}`);
+    const state = `${tmp}/s2`;
+    await using up = await startWeftUp(`${tmp}/again.yaml`, state);
+    const weft = (...a: string[]) => runWeft([...a, "--api", up.url, "--state", state]);
+    const second = await weft("export");
+    assertEquals(second.code, 0, second.stderr);
+    assertEquals(second.stdout, first, "up → export → up → export is a fixed point");
+    // The forward listens on the host while the gateway runs.
+    const c = await Deno.connect({ hostname: "127.0.0.1", port: hostPort });
+    c.close();
+
+    // A new DHCP range: the gateway is replaced, and the export then says the new range.
+    await Deno.writeTextFile(
+      `${tmp}/next.yaml`,
+      file.replace("end: 10.6.0.150", "end: 10.6.0.199"),
+    );
+    const applied = await weft("apply", `${tmp}/next.yaml`);
+    assertEquals(applied.code, 0, applied.stderr);
+    assertEquals(applied.stdout.trimEnd().split("\n"), [
+      "- gateway nat (replaced)",
+      "+ gateway nat (on lan, 10.6.0.0/24, dhcp 10.6.0.100-10.6.0.199, dns, 1 forward(s))",
+      "weft apply: applied 2 change(s)",
+    ]);
+    const after = await weft("export");
+    assertMatch(after.stdout, /dhcp:\n\s+start: 10\.6\.0\.100\n\s+end: 10\.6\.0\.199/);
+    const again = await weft("apply", `${tmp}/next.yaml`);
+    assertEquals([again.code, again.stdout.trim()], [0, "weft apply: no changes"]);
+
+    // A DHCP range outside the cidr: line and column; `weft up` starts nothing, apply changes nothing.
+    const bad = file.replace("end: 10.6.0.150", "end: 10.7.0.150")
+      .replace(`sock: ${tmp}/lan`, `sock: ${tmp}/badlan`);
+    await Deno.writeTextFile(`${tmp}/bad.yaml`, `api: 127.0.0.1:0\n${bad}`);
+    const r = await runWeft(["up", `${tmp}/bad.yaml`, "--state", `${tmp}/s3`]);
+    assertEquals(r.code, 2, r.stderr);
+    assertMatch(
+      r.stderr,
+      new RegExp(`^weft: ${tmp}/bad\\.yaml:10:11: Invalid DHCP range end "10\\.7\\.0\\.150"`),
+    );
+    assert(!(await exists(`${tmp}/badlan`)), "the switch of the invalid file was not created");
+    const refused = await weft("apply", `${tmp}/bad.yaml`);
+    assertEquals(refused.code, 2, refused.stderr);
+    assertEquals((await weft("export")).stdout, after.stdout);
   } finally {
     await Deno.remove(tmp, { recursive: true }).catch(() => {});
   }

@@ -6,7 +6,7 @@
  */
 
 import { assert, assertEquals } from "@std/assert";
-import { parseTopology, stackEntryOf, type Topology } from "../mgmt/topology.ts";
+import { gatewayEntryOf, parseTopology, stackEntryOf, type Topology } from "../mgmt/topology.ts";
 import { formatVlanMode } from "../switch/vlan.ts";
 import { REPO_ROOT, runWeft, startWeftUp } from "./_harness/weft.ts";
 
@@ -46,6 +46,7 @@ function said(t: Topology, like: Topology) {
     }),
     switchNames: t.switches.map((s) => s.name).sort(),
     stacks: t.stacks.map(stackEntryOf),
+    gateways: t.gateways.map(gatewayEntryOf),
   };
 }
 

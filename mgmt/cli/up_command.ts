@@ -9,7 +9,8 @@ import { logSwitchEvents } from "./switch_report.ts";
 
 export const upCommand: Command = {
   name: "up",
-  summary: "Start a node from a YAML topology file (switches, VLANs, cables, stacks, the API)",
+  summary:
+    "Start a node from a YAML topology file (switches, VLANs, cables, stacks, gateways, the API)",
   positionals: "FILE.yaml",
   description: [
     "The whole file is checked first (errors name line and column) and nothing starts unless it",
@@ -20,6 +21,8 @@ export const upCommand: Command = {
     "      sock: /run/weft/sw0",
     '      vlans: { 1: access:10, 2: "trunk:10,20" }',
     '      listen: [ "tls://0.0.0.0:7443?token-file=/etc/weft/tokens" ]',
+    "  gateways:",
+    "    - { name: nat, switch: sw0, cidr: 10.0.2.0/24, dhcp: { start: 10.0.2.100, end: 10.0.2.199 } }",
     "Runs until SIGINT/SIGTERM.",
   ].join("\n"),
   options: { state: STATE_OPTION },
@@ -44,6 +47,7 @@ export const upCommand: Command = {
         for (const url of s.listen) await node.listen(s.name, url);
       }
       for (const s of topo.stacks) await node.createStack(s);
+      for (const g of topo.gateways) await node.createGateway(g);
       if (apiAddr && apiSetup) {
         api = startApi(
           node,
@@ -62,6 +66,7 @@ export const upCommand: Command = {
       file,
       switches: topo.switches.map((s) => s.name).join(","),
       stacks: topo.stacks.map((s) => s.name).join(","),
+      gateways: topo.gateways.map((g) => g.name).join(","),
     });
     await new Promise<void>((resolve) => ctx.signal.addEventListener("abort", () => resolve()));
     await api?.close();
