@@ -48,6 +48,7 @@ import {
   sameSecret,
   WELCOME,
 } from "./weft_wire.ts";
+import { hostPort } from "../core/host_port.ts";
 
 const HANDSHAKE_MS = 5000;
 const MAX_PENDING_HANDSHAKES = 64;
@@ -468,8 +469,13 @@ async function listenCables(url: EndpointUrl, ctx: ListenContext): Promise<Endpo
     throw new ConfigError(`Cannot listen on "${url.text}": ${(e as Error).message}`);
   }
   const addr = listener.addr as Deno.NetAddr;
-  const host = addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname;
-  const cl = new CableListener(`${url.scheme}://${host}:${addr.port}`, listener, tokens, node, ctx);
+  const cl = new CableListener(
+    `${url.scheme}://${hostPort(addr.hostname, addr.port)}`,
+    listener,
+    tokens,
+    node,
+    ctx,
+  );
   onTlsError = (reason, detail, peer) => cl.refuseTls(reason, detail, peer);
   return cl;
 }

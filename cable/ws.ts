@@ -36,6 +36,7 @@ import { countRefusal, type EndpointListener, type ListenContext } from "./liste
 import type { ListenerKind } from "./listener.ts";
 import type { EndpointKind } from "./registry.ts";
 import type { EndpointUrl } from "./url.ts";
+import { hostPort } from "../core/host_port.ts";
 
 /** Bytes `bufferedAmount` may reach before frames are dropped: ~2,800 full 1,514-byte frames. */
 export const DEFAULT_WS_QUEUE = 4 * 1024 * 1024;
@@ -252,8 +253,9 @@ class WsListener implements EndpointListener {
       },
     }, (req, info) => this.#handle(req, info));
     const addr = this.server.addr;
-    const host = addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname;
-    this.url = `${address.secure ? "wss" : "ws"}://${host}:${addr.port}${address.path}`;
+    this.url = `${address.secure ? "wss" : "ws"}://${
+      hostPort(addr.hostname, addr.port)
+    }${address.path}`;
     this.closed = this.server.finished;
   }
 
@@ -364,13 +366,15 @@ function wsKind(scheme: "ws" | "wss"): EndpointKind {
         throw new ConfigError(`Cannot open endpoint "${url.text}": ?ca= needs wss://`);
       }
       const target = parseWsUrl(url.text, WS_OPEN_OPTIONS);
-      const host = target.hostname.includes(":") ? `[${target.hostname}]` : target.hostname;
-      return openWs(`${scheme}://${host}:${target.port}${target.path}${target.search}`, {
-        shown: url.text,
-        maxQueued: queueOption(url),
-        caCerts: ca === null ? undefined : [readPem("CA certificate", ca, url.text)],
-        onError: (error) => ctx.logger.log("warn", "ws cable", { url: url.text, error }),
-      });
+      return openWs(
+        `${scheme}://${hostPort(target.hostname, target.port)}${target.path}${target.search}`,
+        {
+          shown: url.text,
+          maxQueued: queueOption(url),
+          caCerts: ca === null ? undefined : [readPem("CA certificate", ca, url.text)],
+          onError: (error) => ctx.logger.log("warn", "ws cable", { url: url.text, error }),
+        },
+      );
     },
   };
 }

@@ -9,6 +9,7 @@
 
 import { ConfigError } from "../core/errors.ts";
 import type { Logger } from "../core/log.ts";
+import { hostPort } from "../core/host_port.ts";
 
 export const DEFAULT_API = "127.0.0.1:7780";
 
@@ -67,9 +68,8 @@ export function serveApi(
     },
   }, fetch);
   const a = server.addr as Deno.NetAddr;
-  const host = a.hostname.includes(":") ? `[${a.hostname}]` : a.hostname;
   return {
-    url: `${addr.tls ? "https" : "http"}://${host}:${a.port}`,
+    url: `${addr.tls ? "https" : "http"}://${hostPort(a.hostname, a.port)}`,
     close: () => server.shutdown(),
   };
 }

@@ -203,8 +203,8 @@ export class Stack implements SocketProvider {
   }
 
   #onLease(lease: DhcpLease | undefined, _reason: string): void {
+    const old = this.#currentLease?.addr;
     this.#currentLease = lease;
-    const old = this.#leaseAddr;
     const same = old !== undefined && lease !== undefined && addr_equal(old, lease.addr);
     if (old && !same) {
       this.iface.removeAddress(old);
@@ -214,10 +214,8 @@ export class Stack implements SocketProvider {
       this.iface.addAddress({ addr: lease.addr, prefix: lease.prefix });
       if (lease.router) this.iface.addRoute(V4_DEFAULT, lease.router);
     }
-    this.#leaseAddr = lease?.addr;
     if (lease) this.#readyResolve();
   }
-  #leaseAddr: IpAddr | undefined;
   #currentLease: DhcpLease | undefined;
 
   /** The lease from DHCP, when configured by DHCP. */

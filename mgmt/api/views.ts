@@ -4,6 +4,7 @@ import { formatMac } from "../../core/mac.ts";
 import type { Port } from "../../switch/port.ts";
 import { formatVlanMode } from "../../switch/vlan.ts";
 import { format_addr } from "../../stack/addr.ts";
+import { format_endpoint } from "../../stack/socket/errors.ts";
 import { ReconnectingEndpoint } from "../../cable/reconnect.ts";
 import { format_cidr } from "../../router/config.ts";
 import type {
@@ -61,12 +62,6 @@ export function fdbView(m: ManagedSwitch, nowMs: number, port?: number) {
     .map((e) => ({ mac: formatMac(e.mac), vlan: e.vlan, port: e.port, ageSec: e.age }));
 }
 
-/** "10.0.0.2:80" or "[fd00::2]:80". */
-function endpointText(a: Uint8Array, port: number): string {
-  const t = format_addr(a);
-  return a.length === 16 ? `[${t}]:${port}` : `${t}:${port}`;
-}
-
 export function stackView(s: ManagedStack) {
   const st = s.stack;
   const nic = st.endpoint.stats();
@@ -85,8 +80,8 @@ export function stackView(s: ManagedStack) {
     tcpConnections: st.tcp.connections.length,
     sockets: st.tcp.connections.slice(0, 256).map((t) => ({
       state: t.state,
-      local: endpointText(t.localAddr, t.localPort),
-      remote: endpointText(t.remoteAddr, t.remotePort),
+      local: format_endpoint(t.localAddr, t.localPort),
+      remote: format_endpoint(t.remoteAddr, t.remotePort),
     })),
     framesIn: nic.framesIn,
     bytesIn: nic.bytesIn,

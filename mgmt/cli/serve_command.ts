@@ -12,6 +12,7 @@ import { staticFiles } from "../services/static_files.ts";
 import { echo, relay } from "../../stack/socket/relay.ts";
 import type { ServiceSpec, StackSpec } from "../stack_resource.ts";
 import { API_OPTION, nameOpt, nodeWithApi } from "./api_setup.ts";
+import { urlHost } from "../../core/host_port.ts";
 
 type Handler = (req: Request, info: { remoteAddr: Deno.Addr }) => Response | Promise<Response>;
 
@@ -191,7 +192,7 @@ async function runService(
   );
   for (const a of addrs) {
     ctx.print(
-      `  ${mode === "echo" || mode === "proxy" ? "tcp" : "http"}://${urlHost(a)}:${s.port}/`,
+      `  ${mode === "echo" || mode === "proxy" ? "tcp" : "http"}://${cidrUrlHost(a)}:${s.port}/`,
     );
   }
   if (stack.lease) {
@@ -237,7 +238,7 @@ async function runService(
   return 0;
 }
 
-function urlHost(cidr: string): string {
-  const a = cidr.slice(0, cidr.indexOf("/"));
-  return a.includes(":") ? `[${a}]` : a;
+/** The address of "ADDR/LEN", as a URL host. */
+function cidrUrlHost(cidr: string): string {
+  return urlHost(cidr.slice(0, cidr.indexOf("/")));
 }

@@ -16,6 +16,7 @@ import {
   prefix_match,
 } from "../../stack/addr.ts";
 import { parse_mac } from "../../stack/wire/mod.ts";
+import { urlHost } from "../../core/host_port.ts";
 
 export interface ForwardSpec {
   proto: "tcp" | "udp";
@@ -211,13 +212,9 @@ export function checkForward(f: ForwardSpec, r: ResolvedGateway): void {
   }
 }
 
-function bracket(a: string): string {
-  return a.includes(":") ? `[${a}]` : a;
-}
-
 /** "tcp:127.0.0.1:8080:10.0.2.15:80" */
 export function formatForward(f: ForwardSpec): string {
-  return `${f.proto}:${bracket(f.hostAddr)}:${f.hostPort}:${bracket(f.guestAddr)}:${f.guestPort}`;
+  return `${f.proto}:${urlHost(f.hostAddr)}:${f.hostPort}:${urlHost(f.guestAddr)}:${f.guestPort}`;
 }
 
 /**

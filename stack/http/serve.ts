@@ -15,6 +15,7 @@
 import { close_quietly, type ConnLike, no_delay, write_all } from "./conn_like.ts";
 import { header_lines, Out, probe_body, write_body } from "./body_writer.ts";
 import { header_value, HttpError, HttpReader, type MessageHead } from "./parser.ts";
+import { hostPort } from "../../core/host_port.ts";
 
 export type Handler = (
   req: Request,
@@ -83,8 +84,7 @@ function default_on_error(e: unknown): Response {
 
 function host_of(addr: Deno.Addr | undefined): string {
   if (addr && "hostname" in addr) {
-    const h = addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname;
-    return `${h}:${addr.port}`;
+    return hostPort(addr.hostname, addr.port);
   }
   return "localhost";
 }

@@ -8,11 +8,11 @@
 import type { IpAddr } from "../addr.ts";
 import { format_addr } from "../addr.ts";
 import type { TcpErrorKind } from "../socket_core.ts";
+import { hostPort } from "../../core/host_port.ts";
 
 /** "10.0.0.2:80" or "[fd00::2]:80" (RFC 3986 §3.2.2 brackets for IPv6). */
 export function format_endpoint(addr: IpAddr | string, port: number): string {
-  const host = typeof addr === "string" ? addr : format_addr(addr);
-  return host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
+  return hostPort(typeof addr === "string" ? addr : format_addr(addr), port);
 }
 
 /** The `Deno.errors` instance for an engine's failure kind. */

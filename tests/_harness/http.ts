@@ -5,6 +5,7 @@
  * kernel's TCP as the judge of loss, reordering and corruption.
  */
 
+import { hostPort } from "../../core/host_port.ts";
 import type { Background } from "./process.ts";
 import type { Netns } from "./netns.ts";
 
@@ -48,8 +49,7 @@ export async function serveRandomFile(ns: Netns, opts: ServeOptions): Promise<Se
   );
   // Printed after the socket is bound and listening; -u keeps it from sitting in a buffer.
   await server.waitForOutput(/Serving HTTP on/, 15_000);
-  const host = opts.bind.includes(":") ? `[${opts.bind}]` : opts.bind;
-  return { url: `http://${host}:${port}/random.bin`, sha256, bytes, server };
+  return { url: `http://${hostPort(opts.bind, port)}/random.bin`, sha256, bytes, server };
 }
 
 export interface Download {
