@@ -13,15 +13,23 @@ export interface Duplex {
   close(): void;
 }
 
-/** Copy `from` → `to` until EOF, then half-close `to`. Returns the bytes copied. */
-export async function pump(from: Duplex, to: Duplex, bufferSize = 256 * 1024): Promise<number> {
-  const buf = new Uint8Array(bufferSize);
+/**
+ * Copy `from` → `to` until EOF, then half-close `to`. Returns the bytes copied. The buffer starts
+ * at 16 KiB and doubles while reads fill it, up to `maxBuffer`: a bulk transfer soon reads in big
+ * chunks, while the many idle relays of a gateway (ssh sessions, keep-alive connections) hold
+ * 16 KiB per direction instead of 256 KiB.
+ */
+export async function pump(from: Duplex, to: Duplex, maxBuffer = 256 * 1024): Promise<number> {
+  let buf = new Uint8Array(Math.min(16 * 1024, maxBuffer));
   let total = 0;
   for (;;) {
     const n = await from.read(buf);
     if (n === null) break;
     for (let off = 0; off < n;) off += await to.write(buf.subarray(off, n));
     total += n;
+    if (n === buf.length && buf.length < maxBuffer) {
+      buf = new Uint8Array(Math.min(buf.length * 2, maxBuffer));
+    }
   }
   await to.closeWrite();
   return total;
