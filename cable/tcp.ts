@@ -104,7 +104,8 @@ export async function readTokens(path: string): Promise<string[]> {
   return text.split("\n").map((l) => l.trim()).filter((l) => l !== "" && !l.startsWith("#"));
 }
 
-async function clientToken(url: EndpointUrl): Promise<string | undefined> {
+/** A client's token: `?token-file=PATH` (its first token) or `?token=TEXT`; none without. */
+export async function clientToken(url: EndpointUrl): Promise<string | undefined> {
   const file = url.params.get("token-file");
   if (file !== null) {
     const [first] = await readTokens(file);
@@ -112,6 +113,30 @@ async function clientToken(url: EndpointUrl): Promise<string | undefined> {
     return first;
   }
   return url.params.get("token") ?? undefined;
+}
+
+/**
+ * A listener's tokens from `?token-file=PATH`: undefined without the option (anyone is
+ * admitted), a ConfigError when the file holds none (nobody could be).
+ */
+export async function listenerTokens(url: EndpointUrl): Promise<string[] | undefined> {
+  const file = url.params.get("token-file");
+  if (file === null) return undefined;
+  const tokens = await readTokens(file);
+  if (tokens.length === 0) {
+    throw new ConfigError(`Cannot listen on "${url.text}": token file "${file}" holds no token`);
+  }
+  return tokens;
+}
+
+/** Whether `given` is one of `tokens`, each compared in constant time (`sameSecret`). */
+export function tokenAdmitted(tokens: readonly string[], given: string | undefined): boolean {
+  return given !== undefined && tokens.some((t) => sameSecret(t, given));
+}
+
+/** A URL as it may be shown and logged: a `?token=` value replaced by `…`. */
+export function redactToken(text: string): string {
+  return text.replace(/([?&]token=)[^&]*/, "$1…");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -273,7 +298,7 @@ async function openCable(url: EndpointUrl, ctx: OpenContext): Promise<Endpoint> 
     : parseIntIn("keepalive (seconds)", keepaliveText, 1, 3600) * 1000;
   const token = await clientToken(url);
   const node = ctx.stateDir ? (await loadOrCreateIdentity(ctx.stateDir)).nodeId : "anonymous";
-  const shown = url.text.replace(/([?&]token=)[^&]*/, "$1…");
+  const shown = redactToken(url.text);
   const dial = () =>
     dialCable({ target, pin, token, node, keepaliveMs, url: shown, logger: ctx.logger });
   // The first attempt decides what is a usage error: a refused token or a wrong pin will not
@@ -379,7 +404,7 @@ class CableListener implements EndpointListener {
     }
     if (typeof result === "string") return this.#refuse(conn, result);
     const hello = result.hello!;
-    if (this.tokens && !this.tokens.some((t) => sameSecret(t, hello.token ?? ""))) {
+    if (this.tokens && !tokenAdmitted(this.tokens, hello.token ?? "")) {
       await writeAll(conn, encodeRecord(REFUSE, { error: "authentication failed" })).catch(
         () => {},
       );
@@ -431,16 +456,12 @@ class CableListener implements EndpointListener {
 async function listenCables(url: EndpointUrl, ctx: ListenContext): Promise<EndpointListener> {
   const target = parseHostPort(url);
   checkParams(url, ["token-file"]);
-  const file = url.params.get("token-file");
-  const tokens = file === null ? undefined : await readTokens(file);
+  const tokens = await listenerTokens(url);
   if (target.tls && tokens === undefined) {
     throw new ConfigError(
       `Cannot listen on "${url.text}": tls needs ?token-file=PATH (or --token-file): ` +
         `clients are admitted by token`,
     );
-  }
-  if (tokens !== undefined && tokens.length === 0) {
-    throw new ConfigError(`Cannot listen on "${url.text}": token file "${file}" holds no token`);
   }
   let node = "anonymous";
   let listener: ConnSource;

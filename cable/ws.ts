@@ -1,8 +1,8 @@
 /**
- * `ws://HOST:PORT/PATH[?queue=BYTES]`, `wss://HOST:PORT/PATH[?ca=FILE&queue=BYTES]` — a WebSocket
- * client. As a listener kind, `weft switch --listen ws://127.0.0.1:8080/weft` accepts WebSocket
- * clients on that path, each a new port; `wss://HOST:PORT/PATH?cert=FILE&key=FILE` does the same
- * over TLS with a PEM certificate chain and key.
+ * `ws://HOST:PORT/PATH[?token=T|token-file=F&queue=BYTES]`, `wss://HOST:PORT/PATH[?ca=FILE&…]`
+ * — a WebSocket client. As a listener kind, `weft switch --listen ws://127.0.0.1:8080/weft`
+ * accepts WebSocket clients on that path, each a new port; `wss://HOST:PORT/PATH?cert=FILE&key=FILE`
+ * does the same over TLS with a PEM certificate chain and key; both take `?token-file=PATH`.
  *
  * Framing: one Ethernet frame per binary message, nothing else — no length (a WebSocket message
  * carries its own, RFC 6455 §5.2), no handshake beyond the HTTP upgrade. That is what v86's
@@ -21,8 +21,25 @@
  * (`idleTimeout`), so a vanished browser frees its port. Closing the endpoint sends a close frame
  * (1000, RFC 6455 §7.4.1); the peer closing closes the endpoint.
  *
- * No authentication yet: anyone who reaches the listener gets a port. Like plain `tcp://`, bind
- * it to loopback (or behind an authenticating proxy) until node identities and tokens cover it.
+ * Authentication: a listener with `?token-file=PATH` (one token per line, the file tcp:// and
+ * tls:// read) admits an upgrade request only with one of those tokens, and refuses it before
+ * the upgrade with HTTP 401 otherwise, counted as `noToken` or `badToken`. A browser cannot set
+ * headers on a WebSocket but can offer subprotocols (the way Kubernetes carries bearer tokens,
+ * `base64url.bearer.authorization.k8s.io.TOKEN`), so the token travels as the subprotocol
+ * `weft.token.B64` where B64 is the token's UTF-8 bytes in base64url without padding (RFC 4648
+ * §5): a token from a file may hold any character, a subprotocol only RFC 7230 token characters
+ * (RFC 6455 §4.1), and the encoding makes every token fit. Other clients may send
+ * `Authorization: Bearer TOKEN` (RFC 6750) instead. The server's answer may only name one of the
+ * offered subprotocols (RFC 6455 §4.2.2 step 5, §4.1), and a browser fails the connection when
+ * it names none (WHATWG Fetch, "establish a WebSocket connection"; seen in Chromium), so the
+ * listener picks `weft` when it is offered — clients should offer `["weft", "weft.token.B64"]`,
+ * and then the token is never sent back — else the token subprotocol itself. weft's own client takes `?token=TEXT` or `?token-file=PATH`, sends them
+ * that way, and reports a 401 as a clear error at open. Tokens are never logged.
+ *
+ * Without `token-file` anyone who reaches the listener gets a port (v86 relays and pages that
+ * cannot authenticate): like plain `tcp://`, bind it to loopback then, or put it behind an
+ * authenticating proxy. Every refusal (`notWebSocket`, `noToken`, `badToken`, `badHandshake`,
+ * `attachRefused`) is counted, logged and told to `ctx.onRefused` with the peer's address.
  *
  * The TLS identity of a `wss://` listener is a `{ cert, key }` pair of PEM texts (`WsTls`): the
  * URL names files for now; node identities can pass theirs to `listenWs` directly. A `wss://`
@@ -37,10 +54,39 @@ import type { ListenerKind } from "./listener.ts";
 import type { EndpointKind } from "./registry.ts";
 import type { EndpointUrl } from "./url.ts";
 import { hostPort } from "../core/host_port.ts";
+import { clientToken, listenerTokens, redactToken, tokenAdmitted } from "./tcp.ts";
 
 /** Bytes `bufferedAmount` may reach before frames are dropped: ~2,800 full 1,514-byte frames. */
 export const DEFAULT_WS_QUEUE = 4 * 1024 * 1024;
 const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
+
+/** The subprotocol a listener answers with when a client offers it (so no token is echoed). */
+export const WS_PROTOCOL = "weft";
+/** Prefix of the subprotocol that carries a token: `weft.token.` + base64url(UTF-8 token). */
+export const WS_TOKEN_PREFIX = "weft.token.";
+
+/** The subprotocol carrying `token`: only RFC 7230 token characters, whatever the token holds. */
+export function wsTokenProtocol(token: string): string {
+  const b64 = new TextEncoder().encode(token).toBase64({
+    alphabet: "base64url",
+    omitPadding: true,
+  });
+  return WS_TOKEN_PREFIX + b64;
+}
+
+/** The token a `weft.token.…` subprotocol carries; undefined when it is not valid base64url UTF-8. */
+export function tokenOfProtocol(protocol: string): string | undefined {
+  if (!protocol.startsWith(WS_TOKEN_PREFIX)) return undefined;
+  try {
+    const bytes = Uint8Array.fromBase64(protocol.slice(WS_TOKEN_PREFIX.length), {
+      alphabet: "base64url",
+      lastChunkHandling: "loose",
+    });
+    return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+  } catch {
+    return undefined;
+  }
+}
 
 export interface WsOptions {
   /** Largest frame, Ethernet header included (default 65,535). */
@@ -124,8 +170,10 @@ export interface OpenWsOptions extends WsOptions {
   caCerts?: string[];
   /** Give up connecting after this many milliseconds (default 10,000). */
   timeoutMs?: number;
-  /** The URL as the user wrote it, for messages. */
+  /** The URL as the user wrote it, for messages (with no token in it). */
   shown?: string;
+  /** Offer this token to the server, as the subprotocol `weft.token.…` next to `weft`. */
+  token?: string;
 }
 
 /** Connect to a WebSocket server; resolves once the connection is open. */
@@ -136,7 +184,12 @@ export function openWs(url: string, opts: OpenWsOptions = {}): Promise<WsEndpoin
   let ws: WebSocket;
   try {
     client = opts.caCerts ? Deno.createHttpClient({ caCerts: opts.caCerts }) : undefined;
-    ws = client ? new WebSocket(url, { client }) : new WebSocket(url);
+    ws = new WebSocket(url, {
+      ...(client ? { client } : {}),
+      ...(opts.token !== undefined
+        ? { protocols: [WS_PROTOCOL, wsTokenProtocol(opts.token)] }
+        : {}),
+    });
   } catch (e) {
     client?.close();
     return Promise.reject(fail(errorText(e)));
@@ -167,9 +220,28 @@ export function openWs(url: string, opts: OpenWsOptions = {}): Promise<WsEndpoin
       timeoutMs,
     );
     ws.onopen = () => settle();
-    ws.onerror = (ev) => settle(fail((ev as ErrorEvent).message || "connection failed"));
+    ws.onerror = (ev) => settle(fail(openError((ev as ErrorEvent).message, opts.token)));
     ws.onclose = (ev) => settle(fail(`closed during the handshake (${ev.code} ${ev.reason})`));
   });
+}
+
+/**
+ * Why opening failed, from the WebSocket error text: Deno gives no response to look at, only
+ * "Invalid status code: 401" over HTTP/1.1. Over TLS it negotiates HTTP/2 with a Deno server and
+ * WebSockets ride an extended CONNECT (RFC 8441), where any refusal reads "stream error
+ * received": the status is lost, so the message names what it may be.
+ */
+function openError(message: string | undefined, token: string | undefined): string {
+  const hint = token === undefined ? ": add ?token=TEXT or ?token-file=PATH if it needs one" : "";
+  if (!message) return "connection failed";
+  if (/stream error received/.test(message)) {
+    return `the server refused the WebSocket (over HTTP/2 Deno does not say why: a wrong path, ` +
+      `or a ${token === undefined ? "missing" : "wrong"} token)${hint}`;
+  }
+  if (!/status code:? 401\b/.test(message)) return message;
+  return token === undefined
+    ? "the server requires a token (HTTP 401): add ?token=TEXT or ?token-file=PATH"
+    : "the server refused the token (HTTP 401)";
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -184,6 +256,8 @@ export interface WsTls {
 export interface ListenWsOptions extends WsOptions {
   /** Serve `wss://` with this identity; plain `ws://` without. */
   tls?: WsTls;
+  /** Admit only clients with one of these tokens (subprotocol or bearer); anyone without. */
+  tokens?: string[];
   /** The URL as the user wrote it, for messages. */
   shown?: string;
 }
@@ -259,23 +333,56 @@ class WsListener implements EndpointListener {
     this.closed = this.server.finished;
   }
 
+  /** Count, log and report a refusal; never with the token. */
+  #refuse(reason: string, peer: string, error?: string): void {
+    countRefusal(this.refused, reason);
+    this.ctx.logger.log("warn", "ws client refused", {
+      url: this.url,
+      peer,
+      reason,
+      ...(error ? { error } : {}),
+    });
+    this.ctx.onRefused?.(reason, peer);
+  }
+
   #handle(req: Request, info: Deno.ServeHandlerInfo<Deno.NetAddr>): Response {
     const path = new URL(req.url).pathname;
     if (path !== this.address.path) return new Response("Not Found\n", { status: 404 });
+    // Read before the upgrade: afterwards the request is closed and `remoteAddr` throws.
+    const peer = hostPort(info.remoteAddr.hostname, info.remoteAddr.port);
     if (req.headers.get("upgrade")?.toLowerCase() !== "websocket") {
-      countRefusal(this.refused, "notWebSocket");
+      this.#refuse("notWebSocket", peer);
       return new Response("Upgrade Required: this is a weft WebSocket endpoint\n", {
         status: 426,
         headers: { upgrade: "websocket", connection: "Upgrade" },
       });
     }
-    // Read before the upgrade: afterwards the request is closed and `remoteAddr` throws.
-    const peer = info.remoteAddr;
+    const offered = (req.headers.get("sec-websocket-protocol") ?? "").split(",")
+      .map((p) => p.trim()).filter((p) => p !== "");
+    const tokenProtocols = offered.filter((p) => p.startsWith(WS_TOKEN_PREFIX));
+    const tokens = this.opts.tokens;
+    if (tokens) {
+      // Either carrier admits: a proxy may add an Authorization header of its own.
+      const bearer = /^Bearer +(\S+) *$/i.exec(req.headers.get("authorization") ?? "")?.[1];
+      const given = [bearer, ...tokenProtocols.map(tokenOfProtocol)];
+      if (!given.some((t) => tokenAdmitted(tokens, t))) {
+        const reason = bearer === undefined && tokenProtocols.length === 0 ? "noToken" : "badToken";
+        this.#refuse(reason, peer);
+        return new Response(
+          "Unauthorized: offer the subprotocol weft.token.<base64url token> " +
+            "or send Authorization: Bearer <token>\n",
+          { status: 401, headers: { "www-authenticate": 'Bearer realm="weft"' } },
+        );
+      }
+    }
+    // The answer must name an offered subprotocol or browsers fail the connection (WHATWG
+    // Fetch): `weft` when offered keeps the token out of the response, else the token's own.
+    const protocol = offered.includes(WS_PROTOCOL) ? WS_PROTOCOL : tokenProtocols[0];
     let upgrade: Deno.WebSocketUpgrade;
     try {
-      upgrade = Deno.upgradeWebSocket(req);
+      upgrade = Deno.upgradeWebSocket(req, protocol === undefined ? undefined : { protocol });
     } catch (e) {
-      countRefusal(this.refused, "badHandshake");
+      this.#refuse("badHandshake", peer, errorText(e));
       return new Response(`Bad WebSocket handshake: ${errorText(e)}\n`, { status: 400 });
     }
     const { socket, response } = upgrade;
@@ -283,12 +390,11 @@ class WsListener implements EndpointListener {
     socket.onopen = () => {
       const ep = new WsEndpoint(socket, this.url, this.opts);
       try {
-        this.ctx.accept(ep, `ws client ${n} from ${peer.hostname}:${peer.port}`);
+        this.ctx.accept(ep, `ws client ${n} from ${peer}`);
         this.accepted++;
       } catch (e) {
         ep.close();
-        countRefusal(this.refused, "attachRefused");
-        this.ctx.logger.log("warn", "ws client refused", { url: this.url, error: errorText(e) });
+        this.#refuse("attachRefused", peer, errorText(e));
       }
     };
     return response;
@@ -326,8 +432,8 @@ export function listenWs(
 // ---------------------------------------------------------------------------------------------
 // Helpers and registration
 
-const WS_OPEN_OPTIONS = ["queue", "ca"];
-const WS_LISTEN_OPTIONS = ["queue", "cert", "key"];
+const WS_OPEN_OPTIONS = ["queue", "ca", "token", "token-file"];
+const WS_LISTEN_OPTIONS = ["queue", "cert", "key", "token-file"];
 
 function chain(...fns: (undefined | (() => void))[]): () => void {
   return () => {
@@ -358,21 +464,24 @@ function wsKind(scheme: "ws" | "wss"): EndpointKind {
   return {
     scheme,
     syntax: scheme === "ws"
-      ? "ws://HOST:PORT/PATH[?queue=BYTES] — WebSocket client, one frame per binary message"
-      : "wss://HOST:PORT/PATH[?ca=FILE&queue=BYTES] — WebSocket over TLS, one frame per message",
-    open(url, ctx) {
+      ? "ws://HOST:PORT/PATH[?token=T|token-file=F&queue=BYTES] — WebSocket client, one frame " +
+        "per binary message"
+      : "wss://HOST:PORT/PATH[?ca=FILE&token=T|token-file=F&queue=BYTES] — WebSocket over TLS",
+    async open(url, ctx) {
+      const shown = redactToken(url.text);
       const ca = url.params.get("ca");
       if (ca !== null && scheme === "ws") {
-        throw new ConfigError(`Cannot open endpoint "${url.text}": ?ca= needs wss://`);
+        throw new ConfigError(`Cannot open endpoint "${shown}": ?ca= needs wss://`);
       }
       const target = parseWsUrl(url.text, WS_OPEN_OPTIONS);
-      return openWs(
+      return await openWs(
         `${scheme}://${hostPort(target.hostname, target.port)}${target.path}${target.search}`,
         {
-          shown: url.text,
+          shown,
+          token: await clientToken(url),
           maxQueued: queueOption(url),
-          caCerts: ca === null ? undefined : [readPem("CA certificate", ca, url.text)],
-          onError: (error) => ctx.logger.log("warn", "ws cable", { url: url.text, error }),
+          caCerts: ca === null ? undefined : [readPem("CA certificate", ca, shown)],
+          onError: (error) => ctx.logger.log("warn", "ws cable", { url: shown, error }),
         },
       );
     },
@@ -383,14 +492,14 @@ function wsListenerKind(scheme: "ws" | "wss"): ListenerKind {
   return {
     scheme,
     syntax: scheme === "ws"
-      ? "ws://HOST:PORT/PATH — accept WebSocket clients on PATH, each a new port"
-      : "wss://HOST:PORT/PATH?cert=FILE&key=FILE — the same over TLS (PEM certificate and key)",
-    listen(url, ctx) {
+      ? "ws://HOST:PORT/PATH[?token-file=F] — accept WebSocket clients on PATH, each a new port"
+      : "wss://HOST:PORT/PATH?cert=FILE&key=FILE[&token-file=F] — the same over TLS (PEM)",
+    async listen(url, ctx) {
       for (const key of url.params.keys()) {
         if (!WS_LISTEN_OPTIONS.includes(key)) {
           throw new ConfigError(
             `Cannot listen on "${url.text}": unknown option "${key}" (${scheme} takes ` +
-              `${scheme === "ws" ? "queue" : "cert, key, queue"})`,
+              `${scheme === "ws" ? "queue, token-file" : "cert, key, queue, token-file"})`,
           );
         }
       }
@@ -402,8 +511,10 @@ function wsListenerKind(scheme: "ws" | "wss"): ListenerKind {
       const tls = cert !== null && key !== null
         ? { cert: readPem("certificate", cert, url.text), key: readPem("key", key, url.text) }
         : undefined;
-      return listenWs(url.text, ctx, {
+      const tokens = await listenerTokens(url);
+      return await listenWs(url.text, ctx, {
         tls,
+        tokens,
         shown: url.text,
         maxQueued: queueOption(url),
         onError: (error) => ctx.logger.log("warn", "ws cable", { url: url.text, error }),

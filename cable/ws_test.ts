@@ -1,15 +1,15 @@
 import { assert, assertEquals, assertMatch, assertRejects, assertThrows } from "@std/assert";
 import { endpointContract, until } from "../tests/_harness/endpoint_contract.ts";
 import { BROADCAST, frame, mac } from "../tests/_harness/frames.ts";
-import { requireTools } from "../tests/_harness/requirements.ts";
-import { runOk } from "../tests/_harness/process.ts";
+import { findTool, requireTools } from "../tests/_harness/requirements.ts";
+import { runOk, spawn } from "../tests/_harness/process.ts";
 import { spawnWeft } from "../tests/_harness/weft.ts";
 import type { Endpoint } from "../core/endpoint.ts";
 import { MAX_FRAME } from "../core/endpoint.ts";
 import { ConfigError } from "../core/errors.ts";
 import { MemoryLogger } from "../core/log.ts";
 import { type EndpointListener, listenEndpoints, openEndpoint } from "./mod.ts";
-import { parseWsUrl, type WsEndpoint } from "./ws.ts";
+import { parseWsUrl, tokenOfProtocol, type WsEndpoint, wsTokenProtocol } from "./ws.ts";
 
 /** A listener on a free loopback port, the endpoints it accepted, and a cleanup. */
 async function wsServer(url = "ws://127.0.0.1:0/weft") {
@@ -194,13 +194,17 @@ Deno.test("ws: clear errors for bad URLs, refused connections, wss without a cer
     ConfigError,
     `Cannot open endpoint "ws://127.0.0.1:1/weft"`,
   );
-  assertThrows(() => listenEndpoints("wss://127.0.0.1:0/weft", ctx), ConfigError, "?cert=FILE");
-  assertThrows(
+  await assertRejects(
+    () => listenEndpoints("wss://127.0.0.1:0/weft", ctx),
+    ConfigError,
+    "?cert=FILE",
+  );
+  await assertRejects(
     () => listenEndpoints("ws://127.0.0.1:0/weft?mtu=1", ctx),
     ConfigError,
-    `unknown option "mtu"`,
+    `unknown option "mtu" (ws takes queue, token-file)`,
   );
-  assertThrows(
+  await assertRejects(
     () => listenEndpoints("wss://127.0.0.1:0/?cert=/nonexistent&key=/nonexistent", ctx),
     ConfigError,
     "cannot read the certificate /nonexistent",
@@ -350,6 +354,395 @@ Deno.test({
       if (deno) await closeRaw(deno);
       await sw.stop();
       await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+// ---------------------------------------------------------------------------------------------
+// Tokens: `?token-file=` on the listener; subprotocol `weft.token.…` or `Authorization: Bearer`.
+
+/** Tokens of a listener: a plain one and one with characters no subprotocol may hold. */
+const RIGHT = "right-token";
+const ODD = "spaced tøken, #2/=";
+
+/** A token-file listener on loopback that records every `onRefused` and echoes frames back. */
+async function tokenServer(scheme: "ws" | "wss" = "ws", query = "") {
+  const dir = await Deno.makeTempDir({ prefix: "weft-ws-token-" });
+  const file = `${dir}/tokens`;
+  await Deno.writeTextFile(file, `# ws clients\n${RIGHT}\n\n${ODD}\n`);
+  const accepted: Endpoint[] = [];
+  const refusals: [string, string][] = [];
+  const logger = new MemoryLogger();
+  let listener: EndpointListener;
+  try {
+    listener = await listenEndpoints(`${scheme}://127.0.0.1:0/weft?token-file=${file}${query}`, {
+      logger,
+      accept(ep) {
+        ep.setSink((f) => ep.send(f)); // an echo host: send copies the borrowed frame
+        accepted.push(ep);
+      },
+      onRefused: (reason, peer) => refusals.push([reason, peer]),
+    });
+  } catch (e) {
+    await Deno.remove(dir, { recursive: true });
+    throw e;
+  }
+  return {
+    listener,
+    accepted,
+    refusals,
+    logger,
+    dir,
+    file,
+    async close() {
+      for (const ep of accepted) ep.close();
+      listener.close();
+      await listener.closed;
+      await Deno.remove(dir, { recursive: true });
+    },
+  };
+}
+
+/** Send one frame on `ep` and wait for the listener's echo of it. */
+async function roundTrip(ep: Endpoint, seq: number): Promise<void> {
+  const got: Uint8Array[] = [];
+  ep.setSink((f) => got.push(f.slice()));
+  const f = frame({ dst: mac(2), src: mac(1), seq, length: 1514 });
+  assert(ep.send(f));
+  assert(await until(() => got.length === 1), "the frame came back");
+  assertEquals(got[0], f);
+}
+
+interface RawAnswer {
+  status: number;
+  headers: Headers;
+  /** The client's own address, as the listener sees the peer. */
+  peer: string;
+}
+
+/** One HTTP/1.1 request over a plain TCP connection: the exact status and headers answered. */
+async function rawRequest(url: string, headers: Record<string, string>): Promise<RawAnswer> {
+  const u = new URL(url);
+  const conn = await Deno.connect({ hostname: u.hostname, port: Number(u.port) });
+  const timer = setTimeout(() => conn.close(), 5000);
+  try {
+    const head = [`GET ${u.pathname} HTTP/1.1`, `Host: ${u.host}`];
+    for (const [k, v] of Object.entries(headers)) head.push(`${k}: ${v}`);
+    await conn.write(new TextEncoder().encode(head.join("\r\n") + "\r\n\r\n"));
+    let text = "";
+    const buf = new Uint8Array(4096);
+    while (!text.includes("\r\n\r\n")) {
+      const n = await conn.read(buf);
+      if (n === null) break;
+      text += new TextDecoder().decode(buf.subarray(0, n));
+    }
+    const [status, ...lines] = text.split("\r\n\r\n")[0].split("\r\n");
+    const out = new Headers();
+    for (const l of lines) {
+      out.append(l.slice(0, l.indexOf(":")), l.slice(l.indexOf(":") + 1).trim());
+    }
+    const local = conn.localAddr as Deno.NetAddr;
+    return { status: Number(status.split(" ")[1]), headers: out, peer: `127.0.0.1:${local.port}` };
+  } finally {
+    clearTimeout(timer);
+    conn.close();
+  }
+}
+
+const UPGRADE = {
+  upgrade: "websocket",
+  connection: "Upgrade",
+  "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ==",
+  "sec-websocket-version": "13",
+};
+
+Deno.test("ws token: the subprotocol form holds only token characters and decodes back", () => {
+  for (const t of [RIGHT, ODD, "", "ü".repeat(100)]) {
+    const p = wsTokenProtocol(t);
+    // RFC 7230 §3.2.6 tchar, which RFC 6455 §4.1 requires of a subprotocol.
+    assertMatch(p, /^weft\.token\.[A-Za-z0-9\-_]*$/);
+    assertEquals(tokenOfProtocol(p), t);
+  }
+  assertEquals(wsTokenProtocol("right-token"), "weft.token.cmlnaHQtdG9rZW4");
+  assertEquals(tokenOfProtocol("weft.token.!!"), undefined);
+  assertEquals(tokenOfProtocol("weft.token.__8"), undefined, "not UTF-8");
+  assertEquals(tokenOfProtocol("weft"), undefined);
+});
+
+Deno.test("ws token: weft's client (token or token-file) and a bearer header pass frames both ways", async () => {
+  const srv = await tokenServer();
+  const eps: Endpoint[] = [];
+  let bearer: WebSocket | undefined;
+  try {
+    const url = srv.listener.url;
+    const a = await openEndpoint(`${url}?token=${RIGHT}`) as WsEndpoint;
+    eps.push(a);
+    assertEquals(a.socket.protocol, "weft", "the token is not echoed back");
+    assertEquals(a.url, `${url}?token=…`, "the endpoint's URL does not show the token");
+    const odd = new URL(url);
+    odd.searchParams.set("token", ODD);
+    const b = await openEndpoint(odd.href);
+    eps.push(b);
+    const tf = await Deno.makeTempFile({ dir: srv.dir });
+    await Deno.writeTextFile(tf, `${RIGHT}\n`);
+    const c = await openEndpoint(`${url}?token-file=${tf}`);
+    eps.push(c);
+    assert(await until(() => srv.accepted.length === 3));
+    for (const [i, ep] of eps.entries()) await roundTrip(ep, i);
+    // Authorization: Bearer, as a non-browser client sends it (Deno's non-standard `headers`).
+    bearer = new WebSocket(url, { headers: { authorization: `Bearer ${RIGHT}` } });
+    bearer.binaryType = "arraybuffer";
+    const ws = bearer;
+    await new Promise<void>((ok, fail) => {
+      ws.onopen = () => ok();
+      ws.onerror = (e) => fail(new Error((e as ErrorEvent).message));
+    });
+    assertEquals(ws.protocol, "", "no subprotocol offered, none answered");
+    const f = frame({ dst: mac(2), src: mac(1), seq: 9, length: 60 });
+    const back = new Promise<unknown>((r) => ws.onmessage = (ev) => r(ev.data));
+    ws.send(f);
+    assertEquals(new Uint8Array((await back) as ArrayBuffer), f);
+    assertEquals(srv.listener.accepted, 4);
+    assertEquals(srv.listener.refused, {});
+    assertEquals(srv.refusals, []);
+  } finally {
+    for (const ep of eps) ep.close();
+    if (bearer) await closeRaw(bearer);
+    await srv.close();
+  }
+});
+
+Deno.test("ws token: no token is 401 noToken, a wrong one badToken, plain GET notWebSocket — each told with the peer", async () => {
+  const srv = await tokenServer();
+  try {
+    const url = srv.listener.url;
+    const none = await rawRequest(url, UPGRADE);
+    assertEquals(none.status, 401);
+    assertEquals(none.headers.get("www-authenticate"), 'Bearer realm="weft"');
+    assertEquals(srv.listener.refused, { noToken: 1 });
+    assertEquals(srv.refusals, [["noToken", none.peer]]);
+
+    const wrongProto = await rawRequest(url, {
+      ...UPGRADE,
+      "sec-websocket-protocol": `weft, ${wsTokenProtocol("wrong")}`,
+    });
+    const wrongBearer = await rawRequest(url, { ...UPGRADE, authorization: "Bearer wrong" });
+    const junk = await rawRequest(url, { ...UPGRADE, "sec-websocket-protocol": "weft.token.!!" });
+    assertEquals([wrongProto.status, wrongBearer.status, junk.status], [401, 401, 401]);
+    const plain = await rawRequest(url, {});
+    assertEquals(plain.status, 426);
+    assertEquals(srv.listener.refused, { noToken: 1, badToken: 3, notWebSocket: 1 });
+    assertEquals(srv.refusals, [
+      ["noToken", none.peer],
+      ["badToken", wrongProto.peer],
+      ["badToken", wrongBearer.peer],
+      ["badToken", junk.peer],
+      ["notWebSocket", plain.peer],
+    ]);
+
+    // weft's own client: the 401 is a clear error at open, naming the URL but not the token.
+    const e1 = await assertRejects(() => openEndpoint(url), ConfigError);
+    assertEquals(
+      e1.message,
+      `Cannot open endpoint "${url}": the server requires a token (HTTP 401): ` +
+        `add ?token=TEXT or ?token-file=PATH`,
+    );
+    const e2 = await assertRejects(() => openEndpoint(`${url}?token=s3cret`), ConfigError);
+    assertEquals(
+      e2.message,
+      `Cannot open endpoint "${url}?token=…": the server refused the token (HTTP 401)`,
+    );
+    assertEquals(srv.listener.refused, { noToken: 2, badToken: 4, notWebSocket: 1 });
+    assertEquals(srv.accepted.length, 0);
+    const log = srv.logger.lines.join("\n");
+    assertMatch(log, /ws client refused.*reason=badToken/);
+    for (const secret of ["s3cret", "wrong", wsTokenProtocol("wrong"), RIGHT]) {
+      assert(!log.includes(secret), `the log does not hold ${secret}`);
+    }
+  } finally {
+    await srv.close();
+  }
+});
+
+Deno.test("ws token: the answer names `weft` when offered, else the token's subprotocol", async () => {
+  const srv = await tokenServer();
+  try {
+    const url = srv.listener.url;
+    const token = wsTokenProtocol(ODD);
+    const both = await rawRequest(url, { ...UPGRADE, "sec-websocket-protocol": `weft, ${token}` });
+    assertEquals(both.status, 101);
+    assertEquals(both.headers.get("sec-websocket-protocol"), "weft");
+    const only = await rawRequest(url, { ...UPGRADE, "sec-websocket-protocol": token });
+    assertEquals(only.status, 101);
+    assertEquals(only.headers.get("sec-websocket-protocol"), token);
+    const hdr = await rawRequest(url, { ...UPGRADE, authorization: `bearer  ${RIGHT}` });
+    assertEquals(hdr.status, 101);
+    assertEquals(hdr.headers.get("sec-websocket-protocol"), null);
+    // A proxy's own Authorization does not hide a valid token in the subprotocol.
+    const proxied = await rawRequest(url, {
+      ...UPGRADE,
+      authorization: "Basic cHJveHk6cHc=",
+      "sec-websocket-protocol": token,
+    });
+    assertEquals(proxied.status, 101);
+    assertEquals(srv.listener.refused, {});
+  } finally {
+    await srv.close();
+  }
+});
+
+Deno.test("ws token: without token-file anyone is admitted, and an offered token still gets its answer", async () => {
+  const srv = await wsServer();
+  try {
+    const a = await openEndpoint(`${srv.listener.url}?token=anything`) as WsEndpoint;
+    assertEquals(a.socket.protocol, "weft");
+    a.close();
+    assertEquals(srv.listener.refused, {});
+  } finally {
+    await srv.close();
+  }
+});
+
+Deno.test("ws token: bad token files are config errors", async () => {
+  const ctx = { logger: new MemoryLogger(), accept() {} };
+  const dir = await Deno.makeTempDir({ prefix: "weft-ws-token-" });
+  try {
+    await Deno.writeTextFile(`${dir}/empty`, "# nothing\n\n");
+    await assertRejects(
+      () => listenEndpoints(`ws://127.0.0.1:0/weft?token-file=${dir}/empty`, ctx),
+      ConfigError,
+      "holds no token",
+    );
+    await assertRejects(
+      () => listenEndpoints(`ws://127.0.0.1:0/weft?token-file=${dir}/missing`, ctx),
+      ConfigError,
+      `Cannot read token file "${dir}/missing"`,
+    );
+    await assertRejects(
+      () => openEndpoint(`ws://127.0.0.1:1/weft?token-file=${dir}/empty`),
+      ConfigError,
+      "holds no token",
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+if (openssl.ignore) {
+  Deno.test({ name: openssl.name("wss token: right and wrong tokens"), ignore: true, fn() {} });
+} else {
+  Deno.test("wss token: the right token passes frames over TLS, a wrong one is badToken", async () => {
+    const tls = await selfSignedCert();
+    const srv = await tokenServer("wss", `&cert=${tls.cert}&key=${tls.key}`);
+    try {
+      const url = srv.listener.url;
+      const a = await openEndpoint(`${url}?ca=${tls.cert}&token=${RIGHT}`);
+      try {
+        assert(await until(() => srv.accepted.length === 1));
+        await roundTrip(a, 1);
+      } finally {
+        a.close();
+      }
+      await assertRejects(
+        () => openEndpoint(`${url}?ca=${tls.cert}&token=wrong`),
+        ConfigError,
+        // Deno's client speaks HTTP/2 to a TLS Deno server (RFC 8441) and loses the status.
+        "the server refused the WebSocket (over HTTP/2 Deno does not say why: a wrong path, " +
+          "or a wrong token)",
+      );
+      assertEquals(srv.listener.refused, { badToken: 1 });
+      assertEquals(srv.refusals.map(([r]) => r), ["badToken"]);
+    } finally {
+      await srv.close();
+      await Deno.remove(tls.dir, { recursive: true });
+    }
+  });
+}
+
+/**
+ * A real browser: headless Chromium loads a page (served here on loopback) whose script opens
+ * WebSockets to a token-file listener. Browsers cannot set headers, so the token travels as a
+ * subprotocol, and Chromium fails a connection whose answer names none of the offered ones
+ * (WHATWG Fetch, "establish a WebSocket connection"): this shows the listener's answer is what a browser needs, for both ways of
+ * offering the token, and that a wrong token does not open.
+ */
+const BROWSER_PAGE = (url: string, good: string, bad: string, f: number[]) =>
+  `<!doctype html>
+<script>
+function attempt(protocols) {
+  return new Promise((resolve) => {
+    const ws = new WebSocket(${JSON.stringify(url)}, protocols);
+    ws.binaryType = "arraybuffer";
+    ws.onopen = () => ws.send(new Uint8Array(${JSON.stringify(f)}));
+    ws.onmessage = (ev) => {
+      resolve({ opened: true, protocol: ws.protocol, echo: Array.from(new Uint8Array(ev.data)) });
+      ws.close();
+    };
+    ws.onclose = (ev) => resolve({ opened: false, code: ev.code });
+  });
+}
+(async () => {
+  const results = [];
+  for (const p of [["weft", ${JSON.stringify(good)}], [${JSON.stringify(good)}],
+    ["weft", ${JSON.stringify(bad)}]]) results.push(await attempt(p));
+  await fetch("/result", { method: "POST", body: JSON.stringify(results) });
+})();
+</script>`;
+
+const CHROMIUM = ["chromium", "chromium-browser", "google-chrome"].find((t) => findTool(t)) ??
+  "chromium";
+const browser = requireTools([CHROMIUM]);
+
+Deno.test({
+  name: browser.name("ws token: Chromium offers the token as a subprotocol and accepts the answer"),
+  ignore: browser.ignore,
+  async fn() {
+    const srv = await tokenServer();
+    const profile = await Deno.makeTempDir({ prefix: "weft-ws-chromium-" });
+    const f = frame({ dst: mac(2), src: mac(1), seq: 7, length: 100 });
+    let report: (v: unknown) => void = () => {};
+    const reported = new Promise<unknown>((r) => report = r);
+    const page = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
+      if (req.method === "POST") {
+        report(await req.json());
+        return new Response("ok");
+      }
+      const html = BROWSER_PAGE(srv.listener.url, wsTokenProtocol(ODD), wsTokenProtocol("no"), [
+        ...f,
+      ]);
+      return new Response(html, { headers: { "content-type": "text/html" } });
+    });
+    const chromium = spawn([
+      CHROMIUM,
+      "--headless=new",
+      "--no-sandbox", // tests run as root in a container; the page is our own
+      "--disable-gpu",
+      "--disable-dev-shm-usage",
+      `--user-data-dir=${profile}`,
+      `http://127.0.0.1:${page.addr.port}/`,
+    ], { name: "chromium" });
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    try {
+      const results = await Promise.race([
+        reported,
+        new Promise((_, fail) => {
+          timer = setTimeout(() => fail(new Error(`no result: ${chromium.errors}`)), 45_000);
+        }),
+      ]);
+      const echo = Array.from(f);
+      assertEquals(results, [
+        { opened: true, protocol: "weft", echo },
+        { opened: true, protocol: wsTokenProtocol(ODD), echo },
+        { opened: false, code: 1006 },
+      ]);
+      assertEquals(srv.listener.refused, { badToken: 1 });
+      assertEquals(srv.listener.accepted, 2);
+    } finally {
+      clearTimeout(timer);
+      await chromium.stop();
+      await page.shutdown();
+      await srv.close();
+      await Deno.remove(profile, { recursive: true });
     }
   },
 });

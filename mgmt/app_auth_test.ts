@@ -16,6 +16,30 @@ const ROUTES: [string, string, unknown?][] = [
   ["DELETE", "/api/v1/switches/sw0/ports/1"],
   ["GET", "/api/v1/switches/sw0/fdb"],
   ["DELETE", "/api/v1/switches/sw0/fdb"],
+  ["GET", "/api/v1/stacks"],
+  ["POST", "/api/v1/stacks", { name: "s9", switch: "sw0", ipv4: "10.0.0.9/24" }],
+  ["GET", "/api/v1/stacks/s9"],
+  ["DELETE", "/api/v1/stacks/s9"],
+  ["GET", "/api/v1/cables"],
+  ["POST", "/api/v1/cables", { switch: "sw0", url: "tcp://127.0.0.1:1" }],
+  ["DELETE", "/api/v1/cables?switch=sw0&url=tcp%3A%2F%2F127.0.0.1%3A1"],
+  ["GET", "/api/v1/gateways"],
+  ["POST", "/api/v1/gateways", { name: "g9", switch: "sw0", cidr: "10.0.2.0/24" }],
+  ["GET", "/api/v1/gateways/g9"],
+  ["DELETE", "/api/v1/gateways/g9"],
+  ["GET", "/api/v1/gateways/g9/forwards"],
+  ["GET", "/api/v1/gateways/g9/leases"],
+  ["DELETE", "/api/v1/gateways/g9/forwards/f1"],
+  ["GET", "/api/v1/routers"],
+  [
+    "POST",
+    "/api/v1/routers",
+    { name: "r9", interfaces: [{ name: "a", switch: "sw0", cidr: "10.0.0.1/24" }] },
+  ],
+  ["GET", "/api/v1/routers/r9"],
+  ["DELETE", "/api/v1/routers/r9"],
+  ["GET", "/api/v1/topology"],
+  ["GET", "/events"],
   ["GET", "/metrics"],
   ["GET", "/openapi.json"],
   ["GET", "/no/such/route"],
@@ -122,7 +146,9 @@ Deno.test("api: /openapi.json documents every route and the request schemas", as
   assertEquals(methods("/api/v1/stacks"), ["get", "post"]);
   assertEquals(methods("/api/v1/stacks/{name}"), ["delete", "get"]);
   assertEquals(methods("/api/v1/cables"), ["delete", "get", "post"]);
-  assertEquals(methods("/api/v1/routers/{name}"), ["get"]);
+  assertEquals(methods("/api/v1/routers"), ["get", "post"]);
+  assertEquals(methods("/api/v1/routers/{name}"), ["delete", "get"]);
+  assertEquals(doc.components.schemas.RouterCreate.required, ["name", "interfaces"]);
   assertEquals(doc.components.schemas.StackCreate.required, ["name"]);
   const create = doc.components.schemas.SwitchCreate;
   assertEquals(create.required, ["name"]);

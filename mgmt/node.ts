@@ -37,10 +37,12 @@ import {
 } from "./stack_resource.ts";
 
 import { Gateway } from "../router/gateway/gateway.ts";
-import type { Router } from "../router/router.ts";
+import { Router } from "../router/router.ts";
 import { type DhcpSpec, type ForwardSpec, validateGateway } from "../router/gateway/config.ts";
+import { checkRouterSpec, type RouterSpec, routerSwitches } from "./router_resource.ts";
 
 export type { StackSpec } from "./stack_resource.ts";
+export type { RouterSpec } from "./router_resource.ts";
 
 /** A gateway (router/gateway/gateway.ts: NAT to host sockets, DHCP, DNS, port forwards). */
 export interface GatewaySpec {
@@ -64,12 +66,14 @@ export interface ManagedGateway {
   readonly port?: Port;
 }
 
-/** A router a command runs (`weft router`), shown read-only by the API. */
+/** A router the node runs: created from a spec (API, topology) or adopted from `weft router`. */
 export interface ManagedRouter {
   readonly name: string;
+  /** Where each interface plugs in and its addresses, as given (for the API and `weft export`). */
+  readonly spec: RouterSpec;
   readonly router: Router;
-  /** Where each interface plugs in, by interface name. */
-  readonly urls: Record<string, string>;
+  /** The switch port of each interface on a switch of this node, by interface name. */
+  readonly ports: ReadonlyMap<string, Port>;
 }
 
 /** Switch names: safe in URLs, metric labels and logs without escaping. */
@@ -177,6 +181,7 @@ export class Node {
   #gateways = new Map<string, ManagedGateway>();
   #pendingGateways = new Set<string>();
   #routers = new Map<string, ManagedRouter>();
+  #pendingRouters = new Set<string>();
 
   constructor(opts: NodeOptions) {
     this.id = opts.id;
@@ -400,6 +405,9 @@ export class Node {
     const users = [
       ...this.listStacks().filter((s) => s.spec.switch === name).map((s) => `stack ${s.name}`),
       ...this.listGateways().filter((g) => g.spec.switch === name).map((g) => `gateway ${g.name}`),
+      ...this.listRouters().filter((r) => routerSwitches(r.spec).includes(name)).map((r) =>
+        `router ${r.name}`
+      ),
     ];
     if (users.length > 0) {
       throw new ConflictError(`Switch "${name}" carries ${users.join(", ")}: delete them first`);
@@ -527,18 +535,7 @@ export class Node {
     let port: Port | undefined;
     let stack: Stack | undefined;
     try {
-      if (m) {
-        const [ours, theirs] = createPair(`stack:${name}`);
-        try {
-          port = m.switch.attach(ours, { description: `stack ${name}` });
-        } catch (e) {
-          ours.close();
-          throw e;
-        }
-        endpoint = theirs;
-      } else {
-        endpoint = await openEndpoint(spec.url!, this.openContext);
-      }
+      ({ endpoint, port } = await this.#plugIn(`stack ${name}`, m, spec.url));
       // The stack keeps real time even on a node with a test clock: ARP, DAD and TCP timers run
       // on its own timer (stack/stack.ts), and the API only reads its state.
       stack = new Stack({
@@ -665,16 +662,7 @@ export class Node {
     let endpoint: Endpoint | undefined;
     let port: Port | undefined;
     try {
-      if (m) {
-        const [ours, theirs] = createPair(`gateway:${name}`);
-        try {
-          port = m.switch.attach(ours, { description: `gateway ${name}` });
-        } catch (e) {
-          ours.close();
-          throw e;
-        }
-        endpoint = theirs;
-      } else endpoint = await openEndpoint(spec.url!, this.openContext);
+      ({ endpoint, port } = await this.#plugIn(`gateway ${name}`, m, spec.url));
       const gateway = await Gateway.start({
         endpoint,
         cidr: spec.cidr,
@@ -739,13 +727,99 @@ export class Node {
       });
   }
 
-  /** Register a router a command runs (`weft router`); closing the node stops it. */
-  adoptRouter(name: string, router: Router, urls: Record<string, string>): ManagedRouter {
-    this.#checkNewName("router", name, this.#routers.has(name));
-    const mr: ManagedRouter = { name, router, urls: { ...urls } };
-    this.#routers.set(name, mr);
-    this.events.emit({ type: "router.created", router: name });
+  /**
+   * The endpoint a stack, gateway or router interface uses: one end of an in-process pair cable
+   * whose other end is attached to switch `m` (its port returned too), or `url` opened.
+   */
+  async #plugIn(
+    description: string,
+    m: ManagedSwitch | undefined,
+    url: string | undefined,
+  ): Promise<{ endpoint: Endpoint; port?: Port }> {
+    if (!m) return { endpoint: await openEndpoint(url!, this.openContext) };
+    const [ours, theirs] = createPair(description.replace(" ", ":"));
+    try {
+      return { endpoint: theirs, port: m.switch.attach(ours, { description }) };
+    } catch (e) {
+      ours.close();
+      throw e;
+    }
+  }
+
+  /**
+   * Start a router (router/router.ts) whose interfaces plug into switches of this node or
+   * endpoint URLs. The whole spec is checked (router_resource.ts) and every switch looked up
+   * before anything opens; a failure while plugging in closes what was opened.
+   */
+  async createRouter(spec: RouterSpec): Promise<ManagedRouter> {
+    const name = spec.name;
+    this.#checkNewName(
+      "router",
+      name,
+      this.#routers.has(name) || this.#pendingRouters.has(name),
+    );
+    const cfg = checkRouterSpec(spec);
+    const switches = spec.interfaces.map((i) =>
+      i.switch === undefined ? undefined : this.get(i.switch)
+    );
+    this.#pendingRouters.add(name);
+    const endpoints: Endpoint[] = [];
+    const ports = new Map<string, Port>();
+    try {
+      for (const [k, i] of spec.interfaces.entries()) {
+        const plugged = await this.#plugIn(`router ${name}.${i.name}`, switches[k], i.url);
+        endpoints.push(plugged.endpoint);
+        if (plugged.port) ports.set(i.name, plugged.port);
+      }
+      const router = new Router({
+        interfaces: cfg.interfaces.map((i, k) => ({
+          name: i.name,
+          endpoint: endpoints[k],
+          ipv4: i.ipv4,
+          ipv6: i.ipv6,
+          ra: i.ra,
+        })),
+        routes: cfg.routes,
+      });
+      const mr: ManagedRouter = { name, spec: structuredClone(spec), router, ports };
+      this.#routers.set(name, mr);
+      this.events.emit({ type: "router.created", router: name });
+      return mr;
+    } catch (e) {
+      for (const ep of endpoints) ep.close();
+      throw e;
+    } finally {
+      this.#pendingRouters.delete(name);
+    }
+  }
+
+  /**
+   * Take over a router a command already runs (`weft router`): the API shows it, `weft export`
+   * writes it from `spec`, and deleting it (or closing the node) stops it.
+   */
+  adoptRouter(spec: RouterSpec, router: Router): ManagedRouter {
+    this.#checkNewName(
+      "router",
+      spec.name,
+      this.#routers.has(spec.name) || this.#pendingRouters.has(spec.name),
+    );
+    const mr: ManagedRouter = {
+      name: spec.name,
+      spec: structuredClone(spec),
+      router,
+      ports: new Map(),
+    };
+    this.#routers.set(spec.name, mr);
+    this.events.emit({ type: "router.created", router: spec.name });
     return mr;
+  }
+
+  /** Stop a router: its interfaces close (those on a switch of this node leave their ports). */
+  async deleteRouter(name: string): Promise<void> {
+    const r = this.getRouter(name);
+    this.#routers.delete(name);
+    await r.router.close();
+    this.events.emit({ type: "router.deleted", router: name });
   }
 
   getRouter(name: string): ManagedRouter {
@@ -774,10 +848,7 @@ export class Node {
     const closing: Promise<void>[] = [];
     for (const s of this.listStacks()) closing.push(this.deleteStack(s.name));
     for (const g of this.listGateways()) closing.push(this.deleteGateway(g.name));
-    for (const r of this.listRouters()) {
-      this.#routers.delete(r.name);
-      closing.push(r.router.close());
-    }
+    for (const r of this.listRouters()) closing.push(this.deleteRouter(r.name));
     for (const m of this.list()) {
       closing.push(...m.listeners.map((l) => l.closed));
       if (m.server) closing.push(m.server.closed);

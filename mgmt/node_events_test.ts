@@ -65,3 +65,38 @@ Deno.test("node events: a TLS cable with a wrong token is cable.auth.failed; a r
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("node events: a ws:// listener's wrong token is cable.auth.failed with the peer", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "weft-node-events-" });
+  await Deno.writeTextFile(`${dir}/tokens`, "right-token\n");
+  const a = new Node({ id: "a", version: "0", logger: new MemoryLogger(), stateDir: `${dir}/a` });
+  const events: WeftEvent[] = [];
+  a.events.on((e) => events.push(e));
+  try {
+    await a.createSwitch({ name: "sw0" });
+    const listenUrl = `ws://127.0.0.1:0/weft?token-file=${dir}/tokens`;
+    const l = await a.listen("sw0", listenUrl);
+    await assertRejects(() =>
+      openEndpoint(`${l.url}?token=wrong-token`, { logger: new MemoryLogger() })
+    );
+    assert(await until(() => events.some((e) => e.type === "cable.auth.failed")), "auth event");
+    const failed = events.find((e) => e.type === "cable.auth.failed")!;
+    assertEquals([failed.switch, failed.url, failed.reason], ["sw0", listenUrl, "badToken"]);
+    assert(/^127\.0\.0\.1:\d+$/.test(String(failed.peer)), String(failed.peer));
+    // The right token gets a port; a plain HTTP request is a cable.refused.
+    const ep = await openEndpoint(`${l.url}?token=right-token`, { logger: new MemoryLogger() });
+    try {
+      assert(await until(() => a.get("sw0").switch.ports().length === 1), "a port");
+    } finally {
+      ep.close();
+    }
+    const res = await fetch(l.url.replace(/^ws:/, "http:"));
+    await res.body?.cancel();
+    assertEquals(res.status, 426);
+    assert(await until(() => events.some((e) => e.type === "cable.refused")), "refused event");
+    assertEquals(events.find((e) => e.type === "cable.refused")!.reason, "notWebSocket");
+  } finally {
+    await a.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});

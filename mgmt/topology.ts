@@ -1,6 +1,6 @@
 /**
  * The declarative topology file (`weft up FILE.yaml`): switches with their options, port VLANs,
- * the cables they dial and the cables they accept, stacks, gateways, and the API address.
+ * the cables they dial and the cables they accept, stacks, gateways, routers, and the API address.
  *
  * ```yaml
  * api: 127.0.0.1:7780          # or "none"
@@ -27,6 +27,12 @@
  *     dhcp: { start: 10.0.0.100, end: 10.0.0.199 }
  *     dns: true
  *     forwards: [ { proto: tcp, hostAddr: 127.0.0.1, hostPort: 8080, guestAddr: 10.0.0.2, guestPort: 80 } ]
+ * routers:
+ *   - name: r1
+ *     interfaces:              # each on a switch of this file (or url: …)
+ *       - { name: lan0, switch: sw0, cidr: 10.0.0.254/24, cidr6: fd00::1/64, ra: true }
+ *       - { name: lan1, switch: sw1, cidr: 10.1.0.1/24 }
+ *     routes: [ { dest: 10.9.0.0/16, via: 10.1.0.254 } ]
  * ```
  *
  * A gateway's `forwards` in an export are the ones in force when it is taken: those of the file
@@ -45,6 +51,7 @@ import { formatVlanMode, parseVlanMode, type VlanMode } from "../switch/vlan.ts"
 import { validateGateway } from "../router/gateway/config.ts";
 import { type GatewaySpec, LIMITS, type Node, SWITCH_NAME } from "./node.ts";
 import { checkStackText, type StackSpec } from "./stack_resource.ts";
+import { checkRouterSpec, routerEntryOf, type RouterSpec } from "./router_resource.ts";
 
 const range = (r: { min: number; max: number }) => z.number().int().min(r.min).max(r.max);
 
@@ -98,11 +105,31 @@ const GatewayEntry = z.strictObject({
   })).optional(),
 });
 
+const RouterEntry = z.strictObject({
+  name: z.string().regex(SWITCH_NAME, "letters, digits, _ . - (up to 64)"),
+  interfaces: z.array(z.strictObject({
+    name: z.string(),
+    switch: z.string().optional(),
+    url: z.string().min(1).optional(),
+    cidr: z.string().optional(),
+    cidr6: z.string().optional(),
+    ra: z.union([
+      z.boolean(),
+      z.strictObject({
+        interval: z.number().optional(),
+        lifetime: z.number().int().optional(),
+      }),
+    ]).optional(),
+  })).min(1),
+  routes: z.array(z.strictObject({ dest: z.string(), via: z.string() })).optional(),
+});
+
 const TopologyFile = z.strictObject({
   api: z.string().optional(),
   switches: z.array(SwitchEntry).default([]),
   stacks: z.array(StackEntry).default([]),
   gateways: z.array(GatewayEntry).default([]),
+  routers: z.array(RouterEntry).default([]),
 });
 
 /** The key of a gateway entry a validateGateway message is about (for its line and column). */
@@ -133,6 +160,7 @@ export interface Topology {
   switches: SwitchTopology[];
   stacks: StackSpec[];
   gateways: GatewaySpec[];
+  routers: RouterSpec[];
 }
 
 /** Read and check the topology file `file` (`weft up`, `weft apply`); ConfigError on any problem. */
@@ -243,13 +271,35 @@ export function parseTopology(
     }
     return g as GatewaySpec;
   });
-  const empty = switches.length === 0 && stacks.length === 0 && gateways.length === 0;
+  const routerNames = new Set<string>();
+  const routers = parsed.data.routers.map((r, i) => {
+    if (routerNames.has(r.name)) {
+      throw new ConfigError(`${where(["routers", i, "name"])}: router "${r.name}" is named twice`);
+    }
+    routerNames.add(r.name);
+    r.interfaces.forEach((f, k) => {
+      if (f.switch !== undefined && !names.has(f.switch)) {
+        throw new ConfigError(
+          `${
+            where(["routers", i, "interfaces", k, "switch"])
+          }: routers.${i}.interfaces.${k}.switch: no switch "${f.switch}" in this file`,
+        );
+      }
+    });
+    try {
+      checkRouterSpec(r);
+    } catch (e) {
+      throw new ConfigError(`${where(["routers", i])}: ${(e as Error).message}`);
+    }
+    return r as RouterSpec;
+  });
+  const empty = switches.length + stacks.length + gateways.length + routers.length === 0;
   if (empty && !opts.allowEmpty) {
     throw new ConfigError(
-      `${where(["switches"])}: switches: a topology needs a switch, a stack or a gateway`,
+      `${where(["switches"])}: switches: a topology needs a switch, a stack, a gateway or a router`,
     );
   }
-  return { api: parsed.data.api, switches, stacks, gateways };
+  return { api: parsed.data.api, switches, stacks, gateways, routers };
 }
 
 /**
@@ -288,11 +338,13 @@ export function exportTopology(node: Node, api?: string): string {
       forwards: g.gateway.forwards().map(({ id: _, ...f }) => f),
     })
   );
+  const routers = node.listRouters().map((r) => routerEntryOf(r.spec));
   return stringify({
     ...(api ? { api } : {}),
     ...(switches.length > 0 ? { switches } : {}),
     ...(stacks.length > 0 ? { stacks } : {}),
     ...(gateways.length > 0 ? { gateways } : {}),
+    ...(routers.length > 0 ? { routers } : {}),
   });
 }
 

@@ -6,15 +6,15 @@
  * (node.ts): a switch's hub, MTU, ageing and VLAN configuration are patched; its port count, MAC
  * table size or VDE directory can only be had by deleting and creating it again. Cables are
  * identified by (switch, direction, URL) and stacks by name; a stack whose spec differs in any
- * way is replaced (nothing of a stack changes live). Gateways are identified by name too, and one
- * whose spec differs — addressing, DHCP range, DNS, or the forwards in force (an export shows
- * those, topology.ts) — is replaced: deleted and started again from the file. A stack or gateway
- * on a switch that is replaced is replaced too, since deleting a switch refuses while they use it.
+ * way is replaced (nothing of a stack changes live). Gateways and routers are identified by name
+ * too, and one whose spec differs — for a gateway addressing, DHCP range, DNS, or the forwards in
+ * force (an export shows those, topology.ts); for a router its interfaces or routes — is
+ * replaced: deleted and started again from the file. A stack, gateway or router on a switch that
+ * is replaced is replaced too, since deleting a switch refuses while they use it.
  *
- * Order: deletes (gateways, stacks, cables, switches) before creates (switches, patches, cables,
- * stacks, gateways),
- * so names and ports are free when they are taken again, and undoing in reverse order restores
- * the node step by step.
+ * Order: deletes (routers, gateways, stacks, cables, switches) before creates (switches, patches,
+ * cables, stacks, gateways, routers), so names and ports are free when they are taken again, and
+ * undoing in reverse order restores the node step by step.
  */
 
 import { formatVlanMode } from "../switch/vlan.ts";
@@ -22,6 +22,7 @@ import { LIMITS } from "./node.ts";
 import type { StackSpec } from "./stack_resource.ts";
 import type { GatewaySpec } from "./node.ts";
 import { gatewayEntryOf, stackEntryOf, type SwitchTopology, type Topology } from "./topology.ts";
+import { routerEntryOf, type RouterSpec, routerSwitches } from "./router_resource.ts";
 
 export interface ApiRequest {
   method: "POST" | "PATCH" | "DELETE";
@@ -97,28 +98,6 @@ function cableDelete(sw: string, direction: Direction, url: string): ApiRequest 
   return { method: "DELETE", path: `/api/v1/cables?${q}` };
 }
 
-const stackCreate = (s: StackSpec): ApiRequest => ({
-  method: "POST",
-  path: "/api/v1/stacks",
-  body: stackEntryOf(s),
-});
-
-const stackDelete = (name: string): ApiRequest => ({
-  method: "DELETE",
-  path: `/api/v1/stacks/${encodeURIComponent(name)}`,
-});
-
-const gatewayCreate = (g: GatewaySpec): ApiRequest => ({
-  method: "POST",
-  path: "/api/v1/gateways",
-  body: gatewayEntryOf(g),
-});
-
-const gatewayDelete = (name: string): ApiRequest => ({
-  method: "DELETE",
-  path: `/api/v1/gateways/${encodeURIComponent(name)}`,
-});
-
 function describeGateway(g: GatewaySpec): string {
   const parts = [g.switch !== undefined ? `on ${g.switch}` : `via ${g.url}`, g.cidr];
   if (g.dhcp) parts.push(`dhcp ${g.dhcp.start}-${g.dhcp.end}`);
@@ -145,12 +124,97 @@ function describeStack(s: StackSpec): string {
   return `${where}, ${addrs}${svc}`;
 }
 
+function describeRouter(r: RouterSpec): string {
+  const parts = r.interfaces.map((i) =>
+    `${i.name} ${i.switch !== undefined ? `on ${i.switch}` : `via ${i.url}`} ` +
+    [i.cidr, i.cidr6].filter((a) => a !== undefined).join(" ") + (i.ra ? " ra" : "")
+  );
+  if (r.routes?.length) parts.push(`${r.routes.length} route(s)`);
+  return parts.join(", ");
+}
+
+/**
+ * A resource that is identified by name and replaced rather than changed (stacks, gateways,
+ * routers): its API collection, its canonical form for comparing, the switches of the node it
+ * plugs into, and its one-line description.
+ */
+interface ReplacedByName<T extends { name: string }> {
+  kind: string;
+  path: string;
+  entryOf: (t: T) => unknown;
+  switchesOf: (t: T) => string[];
+  describe: (t: T) => string;
+}
+
+const STACKS: ReplacedByName<StackSpec> = {
+  kind: "stack",
+  path: "/api/v1/stacks",
+  entryOf: stackEntryOf,
+  switchesOf: (s) => (s.switch === undefined ? [] : [s.switch]),
+  describe: describeStack,
+};
+
+const GATEWAYS: ReplacedByName<GatewaySpec> = {
+  kind: "gateway",
+  path: "/api/v1/gateways",
+  entryOf: gatewayEntryOf,
+  switchesOf: (g) => (g.switch === undefined ? [] : [g.switch]),
+  describe: describeGateway,
+};
+
+const ROUTERS: ReplacedByName<RouterSpec> = {
+  kind: "router",
+  path: "/api/v1/routers",
+  entryOf: routerEntryOf,
+  switchesOf: routerSwitches,
+  describe: describeRouter,
+};
+
+/**
+ * The delete steps of one kind — items gone from the file, changed, or on a switch that goes —
+ * and the create steps that bring the new and the replaced ones.
+ */
+function replaceSteps<T extends { name: string }>(
+  r: ReplacedByName<T>,
+  live: T[],
+  want: T[],
+  switchGone: (name: string) => boolean,
+): { deletes: PlanStep[]; creates: PlanStep[] } {
+  const create = (t: T): ApiRequest => ({ method: "POST", path: r.path, body: r.entryOf(t) });
+  const remove = (name: string): ApiRequest => ({
+    method: "DELETE",
+    path: `${r.path}/${encodeURIComponent(name)}`,
+  });
+  const wanted = new Map(want.map((t) => [t.name, t]));
+  const kept = new Set<string>();
+  const deletes: PlanStep[] = [];
+  for (const l of live) {
+    const w = wanted.get(l.name);
+    const moved = r.switchesOf(l).some(switchGone);
+    if (w && same(r.entryOf(l), r.entryOf(w)) && !moved) {
+      kept.add(l.name);
+      continue;
+    }
+    deletes.push({
+      sign: "-",
+      text: `- ${r.kind} ${l.name}${w ? " (replaced)" : ""}`,
+      request: remove(l.name),
+      undo: create(l),
+    });
+  }
+  const creates = want.filter((w) => !kept.has(w.name)).map((w): PlanStep => ({
+    sign: "+",
+    text: `+ ${r.kind} ${w.name} (${r.describe(w)})`,
+    request: create(w),
+    undo: remove(w.name),
+  }));
+  return { deletes, creates };
+}
+
 /** The steps that turn `live` into `want`; empty when they are the same. */
 export function planApply(live: Topology, want: Topology): PlanStep[] {
   const liveSw = new Map(live.switches.map((s) => [s.name, s]));
   const wantSw = new Map(want.switches.map((s) => [s.name, s]));
-  const liveSt = new Map(live.stacks.map((s) => [s.name, s]));
-  const wantSt = new Map(want.stacks.map((s) => [s.name, s]));
 
   // Switches that must be created afresh: new ones and those with a setting fixed at creation.
   const replaced = new Map<string, string>();
@@ -169,37 +233,11 @@ export function planApply(live: Topology, want: Topology): PlanStep[] {
   const deletes: PlanStep[] = [];
   const creates: PlanStep[] = [];
 
-  // 0. Gateways removed, changed, or on a switch that goes away.
-  const liveGw = new Map(live.gateways.map((g) => [g.name, g]));
-  const wantGw = new Map(want.gateways.map((g) => [g.name, g]));
-  const gatewayRecreate = new Set<string>();
-  for (const [name, l] of liveGw) {
-    const w = wantGw.get(name);
-    const moved = l.switch !== undefined && gone(l.switch);
-    if (w && same(gatewayEntryOf(l), gatewayEntryOf(w)) && !moved) continue;
-    if (w) gatewayRecreate.add(name);
-    deletes.push({
-      sign: "-",
-      text: `- gateway ${name}${w ? " (replaced)" : ""}`,
-      request: gatewayDelete(name),
-      undo: gatewayCreate(l),
-    });
-  }
-
-  // 1. Stacks removed, changed, or on a switch that goes away.
-  const stackRecreate = new Set<string>();
-  for (const [name, l] of liveSt) {
-    const w = wantSt.get(name);
-    const moved = l.switch !== undefined && gone(l.switch);
-    if (w && same(stackEntryOf(l), stackEntryOf(w)) && !moved) continue;
-    if (w) stackRecreate.add(name);
-    deletes.push({
-      sign: "-",
-      text: `- stack ${name}${w ? " (replaced)" : ""}`,
-      request: stackDelete(name),
-      undo: stackCreate(l),
-    });
-  }
+  // 0. Routers, gateways and stacks removed, changed, or on a switch that goes away.
+  const stacks = replaceSteps(STACKS, live.stacks, want.stacks, gone);
+  const gateways = replaceSteps(GATEWAYS, live.gateways, want.gateways, gone);
+  const routers = replaceSteps(ROUTERS, live.routers, want.routers, gone);
+  deletes.push(...routers.deletes, ...gateways.deletes, ...stacks.deletes);
 
   // 2. Cables that go, 3. switches that go.
   for (const l of live.switches) {
@@ -282,26 +320,7 @@ export function planApply(live: Topology, want: Topology): PlanStep[] {
     }
   }
 
-  // 7. Stacks that come (new or replaced).
-  for (const w of want.stacks) {
-    if (liveSt.has(w.name) && !stackRecreate.has(w.name)) continue;
-    creates.push({
-      sign: "+",
-      text: `+ stack ${w.name} (${describeStack(w)})`,
-      request: stackCreate(w),
-      undo: stackDelete(w.name),
-    });
-  }
-
-  // 8. Gateways that come (new or replaced).
-  for (const w of want.gateways) {
-    if (liveGw.has(w.name) && !gatewayRecreate.has(w.name)) continue;
-    creates.push({
-      sign: "+",
-      text: `+ gateway ${w.name} (${describeGateway(w)})`,
-      request: gatewayCreate(w),
-      undo: gatewayDelete(w.name),
-    });
-  }
+  // 7. Stacks, gateways and routers that come (new or replaced).
+  creates.push(...stacks.creates, ...gateways.creates, ...routers.creates);
   return [...deletes, ...creates];
 }

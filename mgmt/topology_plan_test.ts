@@ -35,6 +35,7 @@ async function nodeFrom(text: string) {
   for (const s of t.switches) await node.createSwitch(s, s.sock);
   for (const s of t.stacks) await node.createStack(s);
   for (const g of t.gateways) await node.createGateway(g);
+  for (const r of t.routers) await node.createRouter(r);
   const call = async (method: string, path: string, body?: unknown) => {
     const res = await app.request(path, {
       method,
@@ -175,6 +176,68 @@ Deno.test("plan: gateways are created, replaced when changed, deleted; undo rest
       ],
     );
     assertEquals(planApply(live, base).map((s) => s.text), ["- gateway nat"]);
+  } finally {
+    await node.close();
+  }
+});
+
+const ROUTED = BASE + `routers:
+  - name: r1
+    interfaces:
+      - { name: a, switch: core, cidr: 10.1.0.1/24 }
+      - { name: b, switch: old, cidr: 10.2.0.1/24, cidr6: fd02::1/64, ra: true }
+    routes: [ { dest: 10.9.0.0/16, via: 10.2.0.254 } ]
+`;
+
+Deno.test("plan: routers are created, replaced when changed or their switch goes, deleted; undo restores", async () => {
+  const { node, call } = await nodeFrom(BASE);
+  const run = async (steps: ReturnType<typeof planApply>, undo = false) => {
+    for (const s of undo ? [...steps].reverse() : steps) {
+      const q = undo ? s.undo : s.request;
+      const r = await call(q.method, q.path, q.body);
+      assertEquals(r.status < 300, true, `${s.text}: ${r.status} ${r.text}`);
+    }
+  };
+  const liveNow = () => parseTopology(exportTopology(node));
+  try {
+    const base = liveNow();
+    const add = planApply(base, parseTopology(ROUTED));
+    assertEquals(add.map((s) => s.text), [
+      "+ router r1 (a on core 10.1.0.1/24, b on old 10.2.0.1/24 fd02::1/64 ra, 1 route(s))",
+    ]);
+    await run(add);
+    assertEquals(node.getRouter("r1").router.ports.length, 2);
+    // up → export → apply of the export is a no-op, routers included.
+    assertEquals(planApply(liveNow(), parseTopology(ROUTED)), []);
+    assertEquals(planApply(liveNow(), parseTopology(exportTopology(node))), []);
+
+    const changed = ROUTED.replace("via: 10.2.0.254", "via: 10.2.0.253");
+    const replace = planApply(liveNow(), parseTopology(changed));
+    assertEquals(replace.map((s) => s.text), [
+      "- router r1 (replaced)",
+      "+ router r1 (a on core 10.1.0.1/24, b on old 10.2.0.1/24 fd02::1/64 ra, 1 route(s))",
+    ]);
+    await run(replace);
+    assertEquals(planApply(liveNow(), parseTopology(changed)), []);
+    await run(replace, true);
+    assertEquals(planApply(liveNow(), parseTopology(ROUTED)), []);
+
+    // A switch replaced takes the router with it (deleted first, created last).
+    const oldPorts = ROUTED.replace("  - name: old\n", "  - name: old\n    ports: 4\n");
+    assertEquals(planApply(liveNow(), parseTopology(oldPorts)).map((s) => s.text), [
+      "- router r1 (replaced)",
+      "- stack gone (replaced)",
+      "- switch old (replaced: ports 32 → 4)",
+      `+ switch old (ports 4, mtu ${LIMITS.mtu.dflt})`,
+      "+ stack gone (on old, 10.2.0.2/24)",
+      "+ router r1 (a on core 10.1.0.1/24, b on old 10.2.0.1/24 fd02::1/64 ra, 1 route(s))",
+    ]);
+    const remove = planApply(liveNow(), base);
+    assertEquals(remove.map((s) => s.text), ["- router r1"]);
+    await run(remove);
+    assertEquals(node.listRouters(), []);
+    await run(remove, true);
+    assertEquals(planApply(liveNow(), parseTopology(ROUTED)), []);
   } finally {
     await node.close();
   }

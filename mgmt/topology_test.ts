@@ -176,3 +176,61 @@ gateways:
     await node.close();
   }
 });
+
+Deno.test("topology: routers — parsed, checked with line and column, exported in a fixed order", async () => {
+  const text = `switches:
+  - name: lan1
+  - name: lan2
+routers:
+  - name: r1
+    interfaces:
+      - { name: a, switch: lan1, cidr: 10.1.0.1/24, cidr6: fd01::1/64, ra: { interval: 30 } }
+      - { name: b, switch: lan2, cidr: 10.2.0.1/24 }
+    routes:
+      - { dest: 10.9.0.0/16, via: 10.2.0.254 }
+`;
+  const t = parseTopology(text, "f.yaml");
+  assertEquals(t.routers, [{
+    name: "r1",
+    interfaces: [
+      { name: "a", switch: "lan1", cidr: "10.1.0.1/24", cidr6: "fd01::1/64", ra: { interval: 30 } },
+      { name: "b", switch: "lan2", cidr: "10.2.0.1/24" },
+    ],
+    routes: [{ dest: "10.9.0.0/16", via: "10.2.0.254" }],
+  }]);
+  const cases: [string, string][] = [
+    [
+      text.replace("switch: lan2", "switch: wan"),
+      'f.yaml:8:28: routers.0.interfaces.1.switch: no switch "wan" in this file',
+    ],
+    [
+      text.replace("via: 10.2.0.254", "via: 10.7.0.1"),
+      'f.yaml:5:5: Router "r1": Route 10.9.0.0/16: via "10.7.0.1" is on no interface',
+    ],
+    [text.replace("cidr6: fd01::1/64, ", ""), 'f.yaml:5:5: Router "r1": Router interface "a": ra'],
+    [
+      text.replace("switch: lan2,", "switch: lan2, url: vde:///x,"),
+      'f.yaml:5:5: Router "r1" interface "b": give exactly one of switch or url',
+    ],
+    [text.replace("ra: { interval: 30 }", "ra: often"), "f.yaml:7:76: routers.0.interfaces.0.ra:"],
+    [text.replace("    routes:\n", "    routs:\n"), "f.yaml:5:5: routers.0: Unrecognized key"],
+    [
+      text + "  - { name: r1, interfaces: [ { name: c, url: vde:///x, cidr: 10.5.0.1/24 } ] }\n",
+      'f.yaml:11:13: router "r1" is named twice',
+    ],
+  ];
+  for (const [bad, start] of cases) {
+    const e = assertThrows(() => parseTopology(bad, "f.yaml"), ConfigError);
+    assertEquals(e.message.slice(0, start.length), start, `for:\n${bad}\ngot: ${e.message}`);
+  }
+  const node = new Node({ id: "n", version: "0" });
+  try {
+    for (const s of t.switches) await node.createSwitch(s);
+    await node.createRouter(t.routers[0]);
+    const out = exportTopology(node);
+    assertEquals(parseTopology(out, "out.yaml").routers, t.routers);
+    assertEquals(exportTopology(node), out, "a fixed point");
+  } finally {
+    await node.close();
+  }
+});

@@ -68,6 +68,44 @@ Deno.test("ctl: list, create, set, show and delete through a live node's API", a
     assertMatch((await ctl("list", "cables")).stdout, /sw0\s+connect\s+vde:\/\//);
     assertEquals((await ctl("delete", "cable", "sw0", `vde://${tmp}/lab2`)).code, 0);
     assertMatch((await ctl("list", "cables")).stdout, /^\(none\)/);
+    // Routers: between sw0 and lab2, with a static route; shown, refused when bad, deleted.
+    const router = await ctl(
+      "create",
+      "router",
+      "r1",
+      "iface=a=sw0,10.1.0.1/24",
+      "iface=b=lab2,10.2.0.1/24,fd02::1/64",
+      "ra=b",
+      "route=10.9.0.0/16=10.2.0.254",
+    );
+    assertEquals(router.code, 0, router.stderr);
+    const r1 = JSON.parse((await ctl("--json", "show", "router", "r1")).stdout);
+    assertEquals(
+      r1.interfaces.map((i: { name: string; switch: string; advertising: boolean }) => [
+        i.name,
+        i.switch,
+        i.advertising,
+      ]),
+      [["a", "sw0", false], ["b", "lab2", true]],
+    );
+    assertMatch((await ctl("list", "routers")).stdout, /^name\s.*\nr1\s/);
+    const offLink = await ctl(
+      "create",
+      "router",
+      "r2",
+      "iface=a=sw0,10.1.0.9/24",
+      "route=default=10.3.0.1",
+    );
+    assertEquals(offLink.code, 1);
+    assertMatch(
+      offLink.stderr,
+      /^weft ctl: 400 Router "r2": Route 0\.0\.0\.0\/0: via "10\.3\.0\.1" is on no/,
+    );
+    const noIface = await ctl("create", "router", "r2", "route=default=10.3.0.1");
+    assertEquals(noIface.code, 2);
+    assertMatch(noIface.stderr, /give at least one iface=/);
+    assertEquals((await ctl("delete", "router", "r1")).code, 0, "router deleted");
+    assertMatch((await ctl("list", "routers")).stdout, /^\(none\)/);
     const usage = await ctl("frobnicate", "things");
     assertEquals(usage.code, 2);
     assertMatch(usage.stderr, /unknown request "frobnicate things"/);

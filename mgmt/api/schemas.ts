@@ -262,7 +262,9 @@ export const ForwardParam = NameParam.extend({
 
 export const RouterInterface = z.object({
   name: z.string(),
-  url: z.string(),
+  switch: z.string().nullable().openapi({ description: "The switch of this node it is on" }),
+  url: z.string().nullable().openapi({ description: "The endpoint URL, when not on a switch" }),
+  port: z.number().int().nullable().openapi({ description: "The switch port it is plugged into" }),
   mac: z.string(),
   addresses: z.array(z.string()),
   advertising: z.boolean().openapi({ description: "Sends router advertisements (RFC 4861)" }),
@@ -291,3 +293,38 @@ export const RouterInfo = z.object({
   localEcho: z.number().int(),
   drops: Counts.openapi({ description: "Packets not forwarded, by reason" }),
 }).openapi("Router");
+
+const RaSpec = z.union([
+  z.boolean(),
+  z.strictObject({
+    interval: z.number().min(4).max(1800).optional().openapi({
+      description: "MaxRtrAdvInterval, seconds (default 600)",
+    }),
+    lifetime: z.number().int().min(0).max(9000).optional().openapi({
+      description: "AdvDefaultLifetime, seconds (default 3 × interval; 0: not a default router)",
+    }),
+  }),
+]);
+
+export const RouterInterfaceCreate = z.strictObject({
+  name: z.string().regex(
+    /^[A-Za-z][A-Za-z0-9_.-]{0,31}$/,
+    "a letter, then up to 31 of A-Z a-z 0-9 _ . -",
+  ),
+  switch: z.string().regex(SWITCH_NAME).optional().openapi({
+    description: "Plug into this switch of the node (or give url)",
+  }),
+  url: z.string().min(1).max(4096).optional().openapi({ description: "Any endpoint URL" }),
+  cidr: z.string().max(64).optional().openapi({ example: "10.1.0.1/24" }),
+  cidr6: z.string().max(64).optional().openapi({ example: "fd01::1/64" }),
+  ra: RaSpec.optional().openapi({ description: "Send router advertisements for cidr6's /64" }),
+}).openapi("RouterInterfaceCreate");
+
+export const RouterCreate = z.strictObject({
+  name: z.string().regex(SWITCH_NAME, "expected 1-64 of A-Z a-z 0-9 _ . - starting alnum"),
+  interfaces: z.array(RouterInterfaceCreate).min(1).max(64),
+  routes: z.array(z.strictObject({
+    dest: z.string().max(64).openapi({ example: "10.9.0.0/16" }),
+    via: z.string().max(64).openapi({ example: "10.2.0.254" }),
+  })).max(1024).optional(),
+}).openapi("RouterCreate");

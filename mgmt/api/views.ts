@@ -150,9 +150,12 @@ export function routerView(r: ManagedRouter) {
     name: r.name,
     interfaces: rt.ports.map((p) => {
       const nic = p.stack.endpoint.stats();
+      const given = r.spec.interfaces.find((i) => i.name === p.name);
       return {
         name: p.name,
-        url: r.urls[p.name] ?? p.stack.endpoint.url,
+        switch: given?.switch ?? null,
+        url: given?.switch === undefined ? (given?.url ?? p.stack.endpoint.url) : null,
+        port: r.ports.get(p.name)?.number ?? null,
         mac: formatMac(p.stack.mac),
         addresses: p.stack.addressTexts(),
         advertising: p.ra !== undefined,

@@ -11,7 +11,8 @@
  *            [service.kind=echo|dir|proxy service.port=N service.path=DIR service.target=H:P]
  *   weft ctl list cables | create cable SWITCH URL [direction=listen] | delete cable SWITCH URL
  *   weft ctl list gateways | show gateway NAME | delete gateway NAME
- *   weft ctl list routers | show router NAME
+ *   weft ctl list routers | show router NAME | delete router NAME
+ *   weft ctl create router NAME iface=IF=SWITCH|URL,CIDR[,CIDR6] … [route=DEST=VIA …] [ra=IF …]
  *   weft ctl create gateway NAME switch=SW cidr=10.0.2.0/24 [dhcp.start=A dhcp.end=B dns=true]
  *   weft ctl list forwards GW | list leases GW | delete forward GW ID
  *   weft ctl create forward GW proto=tcp hostAddr=127.0.0.1 hostPort=2222 guestAddr=A guestPort=22
@@ -22,6 +23,7 @@
  */
 
 import { UsageError } from "../../core/errors.ts";
+import { parseIfaceSpec, parseRouteSpec } from "../../router/config.ts";
 import type { Command } from "./command.ts";
 import { STATE_OPTION } from "./command.ts";
 import { apiRequest, CLIENT_OPTIONS, errorOf, PinMismatchError, targetOf } from "./api_client.ts";
@@ -60,6 +62,43 @@ export function parseAssignments(words: string[]): Record<string, unknown> {
   return out;
 }
 
+/**
+ * `create router NAME iface=… route=… ra=…` → the RouterCreate body. The words are those of
+ * `weft router`'s flags (router/config.ts parses them), except that an interface's place is a
+ * switch of the node (a name: no ":") or an endpoint URL.
+ */
+export function routerBodyOf(name: string, words: string[]): Record<string, unknown> {
+  const interfaces: Record<string, unknown>[] = [];
+  const routes: { dest: string; via: string }[] = [];
+  const ra: string[] = [];
+  for (const w of words) {
+    const eq = w.indexOf("=");
+    const [key, value] = [w.slice(0, eq), w.slice(eq + 1)];
+    try {
+      if (key === "iface") {
+        const { url, ...i } = parseIfaceSpec(value);
+        interfaces.push(url.includes(":") ? { ...i, url } : { ...i, switch: url });
+      } else if (key === "route") routes.push(parseRouteSpec(value));
+      else if (key === "ra") ra.push(value);
+      else throw new UsageError(`expected iface=…, route=DEST=VIA or ra=IFACE, got "${w}"`);
+    } catch (e) {
+      const msg = (e as Error).message.replace(/^--(iface|route) /, `$1=`);
+      throw new UsageError(`weft ctl create router: ${msg}`);
+    }
+  }
+  if (interfaces.length === 0) {
+    throw new UsageError(
+      "weft ctl create router: give at least one iface=NAME=SWITCH|URL,CIDR[,CIDR6]",
+    );
+  }
+  for (const n of ra) {
+    const i = interfaces.find((x) => x.name === n);
+    if (!i) throw new UsageError(`weft ctl create router: ra=${n}: no iface of that name`);
+    i.ra = true;
+  }
+  return { name, interfaces, ...(routes.length > 0 ? { routes } : {}) };
+}
+
 /** The HTTP request a ctl invocation makes: method, path, body. */
 export function requestOf(args: string[]): { method: string; path: string; body?: unknown } {
   const [verb, kind, ...rest] = args;
@@ -74,6 +113,10 @@ export function requestOf(args: string[]): { method: string; path: string; body?
   const gw = (name?: string) => {
     if (!name) throw new UsageError(`weft ctl ${verb} ${kind}: expected a gateway name`);
     return `/api/v1/gateways/${encodeURIComponent(name)}`;
+  };
+  const router = (name?: string) => {
+    if (!name) throw new UsageError(`weft ctl ${verb} ${kind}: expected a router name`);
+    return `/api/v1/routers/${encodeURIComponent(name)}`;
   };
   const url = (u?: string) => {
     if (!u) throw new UsageError(`weft ctl ${verb} ${kind}: expected a cable URL`);
@@ -144,8 +187,16 @@ export function requestOf(args: string[]): { method: string; path: string; body?
     case "list routers":
       return { method: "GET", path: "/api/v1/routers" };
     case "show router":
-      if (!rest[0]) throw new UsageError(`weft ctl show router: expected a router name`);
-      return { method: "GET", path: `/api/v1/routers/${encodeURIComponent(rest[0])}` };
+      return { method: "GET", path: router(rest[0]) };
+    case "create router":
+      router(rest[0]);
+      return {
+        method: "POST",
+        path: "/api/v1/routers",
+        body: routerBodyOf(rest[0], rest.slice(1)),
+      };
+    case "delete router":
+      return { method: "DELETE", path: router(rest[0]) };
     case "show gateway":
       return { method: "GET", path: gw(rest[0]) };
     case "create gateway":
@@ -204,6 +255,9 @@ export const ctlCommand: Command = {
     "  weft ctl create forward gw proto=tcp hostAddr=127.0.0.1 hostPort=2222 \\",
     "      guestAddr=10.0.2.15 guestPort=22",
     "  weft ctl list forwards gw         weft ctl delete forward gw fwd1  weft ctl list leases gw",
+    "  weft ctl create router r1 iface=a=sw0,10.1.0.1/24 iface=b=sw1,10.2.0.1/24,fd02::1/64 \\",
+    "      ra=b route=10.9.0.0/16=10.2.0.254   (an iface on a switch of the node, or a URL)",
+    "  weft ctl list routers             weft ctl show router r1        weft ctl delete router r1",
     "Remote: weft ctl --api https://HOST:7780 --fp sha256:… --token-file F list switches",
     "Token: --token-file, $WEFT_TOKEN, else STATE/api.token. Output: a table, or --json.",
   ].join("\n"),

@@ -2,7 +2,8 @@ import { openEndpoint } from "../../cable/mod.ts";
 import type { Endpoint } from "../../core/endpoint.ts";
 import { UsageError } from "../../core/errors.ts";
 import { formatMac } from "../../core/mac.ts";
-import { parseIfaceSpec, parseRouterConfig, parseRouteSpec } from "../../router/config.ts";
+import { parseIfaceSpec, parseRouteSpec } from "../../router/config.ts";
+import { checkRouterSpec, type RouterSpec } from "../router_resource.ts";
 import { Router } from "../../router/router.ts";
 import type { Command } from "./command.ts";
 import { expectPositionals, listOpt, STATE_OPTION, stateDirOf } from "./command.ts";
@@ -74,12 +75,14 @@ export const routerCommand: Command = {
       }
       i.ra = interval === undefined ? true : { interval };
     }
-    // Validates everything (names, prefixes, gateways on-link) before anything is opened.
-    const cfg = parseRouterConfig({
+    const name = nameOpt(p, "router", "r0");
+    const spec: RouterSpec = {
+      name,
       interfaces: ifaces,
       routes: listOpt(p, "route").map(parseRouteSpec),
-    });
-    const name = nameOpt(p, "router", "r0");
+    };
+    // Validates everything (names, prefixes, gateways on-link) before anything is opened.
+    const cfg = checkRouterSpec(spec);
     const managed = await nodeWithApi(p, ctx);
     const endpoints: Endpoint[] = [];
     try {
@@ -103,11 +106,7 @@ export const routerCommand: Command = {
       routes: cfg.routes,
     });
     try {
-      managed.node.adoptRouter(
-        name,
-        router,
-        Object.fromEntries(cfg.interfaces.map((i) => [i.name, i.url])),
-      );
+      managed.node.adoptRouter(spec, router);
       managed.serve();
       for (const port of router.ports) {
         ctx.print(

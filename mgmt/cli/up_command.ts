@@ -10,7 +10,7 @@ import { logSwitchEvents } from "./switch_report.ts";
 export const upCommand: Command = {
   name: "up",
   summary:
-    "Start a node from a YAML topology file (switches, VLANs, cables, stacks, gateways, the API)",
+    "Start a node from a YAML topology file (switches, VLANs, cables, stacks, gateways, routers)",
   positionals: "FILE.yaml",
   description: [
     "The whole file is checked first (errors name line and column) and nothing starts unless it",
@@ -23,6 +23,11 @@ export const upCommand: Command = {
     '      listen: [ "tls://0.0.0.0:7443?token-file=/etc/weft/tokens" ]',
     "  gateways:",
     "    - { name: nat, switch: sw0, cidr: 10.0.2.0/24, dhcp: { start: 10.0.2.100, end: 10.0.2.199 } }",
+    "  routers:",
+    "    - name: r1",
+    "      interfaces:",
+    "        - { name: lan0, switch: sw0, cidr: 10.0.2.254/24 }",
+    "        - { name: lab, url: vde:///run/lab, cidr: 10.5.0.1/24, cidr6: fd05::1/64, ra: true }",
     "Runs until SIGINT/SIGTERM.",
   ].join("\n"),
   options: { state: STATE_OPTION },
@@ -48,6 +53,7 @@ export const upCommand: Command = {
       }
       for (const s of topo.stacks) await node.createStack(s);
       for (const g of topo.gateways) await node.createGateway(g);
+      for (const r of topo.routers) await node.createRouter(r);
       if (apiAddr && apiSetup) {
         api = startApi(
           node,
@@ -67,6 +73,7 @@ export const upCommand: Command = {
       switches: topo.switches.map((s) => s.name).join(","),
       stacks: topo.stacks.map((s) => s.name).join(","),
       gateways: topo.gateways.map((g) => g.name).join(","),
+      routers: topo.routers.map((r) => r.name).join(","),
     });
     await new Promise<void>((resolve) => ctx.signal.addEventListener("abort", () => resolve()));
     await api?.close();
