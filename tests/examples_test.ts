@@ -7,6 +7,7 @@
 
 import { assert, assertEquals } from "@std/assert";
 import { gatewayEntryOf, parseTopology, stackEntryOf, type Topology } from "../mgmt/topology.ts";
+import { routerEntryOf } from "../mgmt/router_resource.ts";
 import { formatVlanMode } from "../switch/vlan.ts";
 import { REPO_ROOT, runWeft, startWeftUp } from "./_harness/weft.ts";
 
@@ -20,7 +21,12 @@ async function examples(): Promise<string[]> {
 
 Deno.test("examples: every examples/*.yaml parses with the topology parser", async () => {
   const names = await examples();
-  assertEquals(names, ["tls_listener.yaml", "vlan_lan.yaml", "web_stack.yaml"]);
+  assertEquals(names, [
+    "routed_lans.yaml",
+    "tls_listener.yaml",
+    "vlan_lan.yaml",
+    "web_stack.yaml",
+  ]);
   for (const name of names) {
     const topo = parseTopology(await Deno.readTextFile(`${DIR}/${name}`), name);
     assert(topo.switches.length > 0, `${name} has a switch`);
@@ -47,10 +53,11 @@ function said(t: Topology, like: Topology) {
     switchNames: t.switches.map((s) => s.name).sort(),
     stacks: t.stacks.map(stackEntryOf),
     gateways: t.gateways.map(gatewayEntryOf),
+    routers: t.routers.map(routerEntryOf),
   };
 }
 
-for (const name of ["vlan_lan.yaml", "web_stack.yaml"]) {
+for (const name of ["routed_lans.yaml", "vlan_lan.yaml", "web_stack.yaml"]) {
   Deno.test(`examples: weft up examples/${name} exports back what the file says`, async () => {
     const tmp = await Deno.makeTempDir({ prefix: "weft-example-" });
     try {
