@@ -1,10 +1,12 @@
 /**
- * `/metrics` in the Prometheus text exposition format (version 0.0.4): per-port frames, bytes and
- * drops by reason, the MAC table, and process memory. Built on demand from the counters the data
+ * `/metrics` in the Prometheus text exposition format (version 0.0.4): per-port and per-cable
+ * frames, bytes and drops by reason, the MAC table, stacks, gateways, routers, and process memory. Built on demand from the counters the data
  * path already keeps, so scraping costs the frame path nothing.
  */
 
 import type { Node } from "./node.ts";
+import { cableView } from "./api/views.ts";
+import { redactToken } from "../cable/tcp.ts";
 
 type Kind = "counter" | "gauge";
 
@@ -117,6 +119,7 @@ export function renderMetrics(node: Node): string {
     e.add("weft_stack_tcp_connections", "gauge", "", l, s.stack.tcp.connections.length);
     e.add("weft_stack_addresses", "gauge", "", l, s.stack.addressTexts().length);
   }
+  cableMetrics(e, node);
   e.declare("weft_gateway_leases", "gauge", "DHCP leases a gateway has in force.");
   e.declare("weft_gateway_forwards", "gauge", "Port forwards a gateway listens for.");
   for (const g of node.listGateways()) {
@@ -152,4 +155,44 @@ export function renderMetrics(node: Node): string {
   e.add("weft_heap_used_bytes", "gauge", "JavaScript heap in use, in bytes.", {}, mem.heapUsed);
   e.add("weft_heap_total_bytes", "gauge", "JavaScript heap reserved, in bytes.", {}, mem.heapTotal);
   return e.toString();
+}
+
+/**
+ * Per cable (the API's view of it): frames and bytes each way, drops by reason, link, re-dials;
+ * for listeners, cables accepted and refused by reason. Labelled by switch (empty for a `join`),
+ * kind (connect, listen, join) and URL — with any `token=` value cut out, since scrapes are
+ * often kept where the API token is not.
+ */
+function cableMetrics(e: Exposition, node: Node): void {
+  e.declare("weft_cable_frames_total", "counter", "Frames through a cable, by direction.");
+  e.declare("weft_cable_bytes_total", "counter", "Bytes through a cable, by direction.");
+  e.declare("weft_cable_drops_total", "counter", "Frames a cable dropped, by reason.");
+  e.declare("weft_cable_up", "gauge", "1 while a cable's link is up (or it listens), else 0.");
+  e.declare("weft_cable_connects_total", "counter", "Connections a re-dialling cable made.");
+  e.declare("weft_cable_connect_failures_total", "counter", "Dial attempts that failed.");
+  e.declare("weft_cable_accepted_total", "counter", "Cables a listener accepted.");
+  e.declare("weft_cable_refused_total", "counter", "Cables a listener refused, by reason.");
+  for (const c of node.cables()) {
+    const v = cableView(c);
+    const l = { switch: v.switch ?? "", kind: v.direction, url: redactToken(v.url) };
+    e.add("weft_cable_up", "gauge", "", l, v.link === "up" || v.link === "listening" ? 1 : 0);
+    if (v.direction === "listen") {
+      e.add("weft_cable_accepted_total", "counter", "", l, v.accepted ?? 0);
+      for (const [reason, n] of Object.entries(v.refused)) {
+        e.add("weft_cable_refused_total", "counter", "", { ...l, reason }, n);
+      }
+      continue;
+    }
+    e.add("weft_cable_frames_total", "counter", "", { ...l, direction: "in" }, v.framesIn);
+    e.add("weft_cable_frames_total", "counter", "", { ...l, direction: "out" }, v.framesOut);
+    e.add("weft_cable_bytes_total", "counter", "", { ...l, direction: "in" }, v.bytesIn);
+    e.add("weft_cable_bytes_total", "counter", "", { ...l, direction: "out" }, v.bytesOut);
+    for (const [reason, n] of Object.entries(v.drops)) {
+      e.add("weft_cable_drops_total", "counter", "", { ...l, reason }, n);
+    }
+    if (v.reconnect) {
+      e.add("weft_cable_connects_total", "counter", "", l, v.reconnect.connects);
+      e.add("weft_cable_connect_failures_total", "counter", "", l, v.reconnect.failures);
+    }
+  }
 }

@@ -122,14 +122,35 @@ export interface ManagedStack {
   readonly service?: RunningService;
 }
 
-/** A cable of a switch: a URL it dialled (`connect`) or accepts cables on (`listen`). */
-export interface CableInfo {
-  switch: string;
-  direction: "connect" | "listen";
-  url: string;
-  /** The switch port a dialled cable is plugged into (while plugged in). */
-  port?: Port;
-  listener?: EndpointListener;
+/**
+ * A cable: a URL a switch dialled (`connect`) or accepts cables on (`listen`), or two endpoints
+ * joined back to back without a switch (`join`: what `weft cable URL_A URL_B` runs).
+ */
+export type CableInfo =
+  | {
+    switch: string;
+    direction: "connect" | "listen";
+    url: string;
+    /** The switch port a dialled cable is plugged into (while plugged in). */
+    port?: Port;
+    listener?: EndpointListener;
+  }
+  | {
+    switch?: undefined;
+    direction: "join";
+    /** `url` is side A's, `peer` side B's. */
+    url: string;
+    peer: string;
+    join: ManagedJoin;
+  };
+
+/** Two endpoints joined back to back (`weft cable`), by name. */
+export interface ManagedJoin {
+  readonly name: string;
+  readonly a: Endpoint;
+  readonly b: Endpoint;
+  /** Each side's link: false while a re-dialling side is down, and once either side closed. */
+  readonly up: [boolean, boolean];
 }
 
 export interface PortPatch {
@@ -181,6 +202,7 @@ export class Node {
   #gateways = new Map<string, ManagedGateway>();
   #pendingGateways = new Set<string>();
   #routers = new Map<string, ManagedRouter>();
+  #joins = new Map<string, ManagedJoin>();
   #pendingRouters = new Set<string>();
 
   constructor(opts: NodeOptions) {
@@ -219,6 +241,7 @@ export class Node {
     if (this.#stacks.size > 0) roles.push("stack");
     if (this.#gateways.size > 0) roles.push("gateway");
     if (this.#routers.size > 0) roles.push("router");
+    if (this.#joins.size > 0) roles.push("cable");
     return roles;
   }
 
@@ -367,7 +390,34 @@ export class Node {
         out.push({ switch: name, direction: "listen", url, listener: m.listenersByUrl?.get(url) });
       }
     }
+    for (const j of this.#joins.values()) {
+      out.push({ direction: "join", url: j.a.url, peer: j.b.url, join: j });
+    }
     return out;
+  }
+
+  /**
+   * Register two endpoints a command joined back to back (`weft cable`): the API lists them
+   * among the cables with their counters and re-dial state; closing the node closes both.
+   */
+  adoptJoin(name: string, a: Endpoint, b: Endpoint): ManagedJoin {
+    this.#checkNewName("cable", name, this.#joins.has(name));
+    const j: ManagedJoin = { name, a, b, up: [true, true] };
+    const report = (up: boolean, url: string) =>
+      this.events.emit({ type: up ? "cable.up" : "cable.down", cable: name, url });
+    [a, b].forEach((ep, side) =>
+      ep.setLinkListener?.((up) => {
+        j.up[side] = up;
+        report(up, ep.url);
+      })
+    );
+    Promise.race([a.closed, b.closed]).then(() => {
+      j.up[0] = j.up[1] = false;
+      if (this.#joins.get(name) === j) report(false, a.url);
+    });
+    this.#joins.set(name, j);
+    report(true, a.url);
+    return j;
   }
 
   /**
@@ -849,6 +899,12 @@ export class Node {
     for (const s of this.listStacks()) closing.push(this.deleteStack(s.name));
     for (const g of this.listGateways()) closing.push(this.deleteGateway(g.name));
     for (const r of this.listRouters()) closing.push(this.deleteRouter(r.name));
+    for (const j of this.#joins.values()) {
+      this.#joins.delete(j.name);
+      j.a.close();
+      j.b.close();
+      closing.push(j.a.closed, j.b.closed);
+    }
     for (const m of this.list()) {
       closing.push(...m.listeners.map((l) => l.closed));
       if (m.server) closing.push(m.server.closed);

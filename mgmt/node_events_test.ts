@@ -1,10 +1,17 @@
 import { cableView } from "./api/views.ts";
-import { assert, assertEquals, assertRejects } from "@std/assert";
+import { assert, assertEquals, assertMatch, assertRejects, assertThrows } from "@std/assert";
+import { createPair } from "../cable/pair.ts";
+import { ConflictError } from "../core/errors.ts";
+import { join } from "./cli/join.ts";
+import { renderMetrics } from "./metrics.ts";
 import { loadOrCreateIdentity } from "../cable/identity.ts";
 import { openEndpoint } from "../cable/mod.ts";
 import type { WeftEvent } from "../core/events.ts";
 import { MemoryLogger } from "../core/log.ts";
 import { Node } from "./node.ts";
+
+/** `text` as a regular expression that matches it literally. */
+const literal = (text: string) => text.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&");
 
 async function until(cond: () => boolean, ms = 10_000): Promise<boolean> {
   const end = Date.now() + ms;
@@ -96,6 +103,84 @@ Deno.test("node events: a ws:// listener's wrong token is cable.auth.failed with
     assert(await until(() => events.some((e) => e.type === "cable.refused")), "refused event");
     assertEquals(events.find((e) => e.type === "cable.refused")!.reason, "notWebSocket");
   } finally {
+    await a.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("node: a joined pair of endpoints is a cable (join) with events, views and metrics", async () => {
+  const node = new Node({ id: "n", version: "0" });
+  const seen: WeftEvent[] = [];
+  node.events.on((e) => seen.push(e));
+  const [a, aFar] = createPair("side-a");
+  const [b, bFar] = createPair("side-b");
+  const joined = join(a, b);
+  try {
+    node.adoptJoin("link", a, b);
+    assertThrows(() => node.adoptJoin("link", a, b), ConflictError);
+    assertEquals(node.roles, ["cable"]);
+    aFar.send(new Uint8Array(60).fill(0xff, 0, 6));
+    const v = cableView(node.cables()[0]);
+    assertEquals(
+      [v.name, v.direction, v.switch, v.url, v.peer, v.link, v.framesIn, v.bytesIn],
+      ["link", "join", null, a.url, b.url, "up", 1, 60],
+    );
+    const metrics = renderMetrics(node);
+    assertMatch(
+      metrics,
+      new RegExp(
+        `^weft_cable_frames_total\\{switch="",kind="join",url="${
+          literal(a.url)
+        }",direction="in"\\} 1$`,
+        "m",
+      ),
+    );
+    // The far side of B goes away: the join ends, the cable reports down.
+    bFar.close();
+    await joined;
+    assertEquals(cableView(node.cables()[0]).link, "down");
+    assertEquals(seen.filter((e) => e.type.startsWith("cable.")).map((e) => [e.type, e.cable]), [
+      ["cable.up", "link"],
+      ["cable.down", "link"],
+    ]);
+  } finally {
+    await node.close();
+    aFar.close();
+  }
+  assertEquals(node.cables(), []);
+});
+
+Deno.test("metrics: cables are labelled by URL with the token cut out; listeners count refusals", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "weft-cable-metrics-" });
+  await Deno.writeTextFile(`${dir}/tokens`, "right-token\n");
+  const a = new Node({ id: "a", version: "0", logger: new MemoryLogger(), stateDir: dir });
+  const b = new Node({ id: "b", version: "0", logger: new MemoryLogger(), stateDir: dir });
+  try {
+    await a.createSwitch({ name: "sw0" });
+    await b.createSwitch({ name: "sw0" });
+    const l = await a.listen("sw0", `tcp://127.0.0.1:0?token-file=${dir}/tokens`);
+    await assertRejects(() =>
+      openEndpoint(`${l.url}?token=wrong-token`, { logger: new MemoryLogger() })
+    );
+    await b.connect("sw0", `${l.url}?token=right-token`);
+    assert(await until(() => a.get("sw0").switch.ports().length === 1), "A accepted the cable");
+    const am = renderMetrics(a), bm = renderMetrics(b);
+    const listenLabels = literal(
+      `switch="sw0",kind="listen",url="tcp://127.0.0.1:0?token-file=${dir}/tokens"`,
+    );
+    assertMatch(
+      am,
+      new RegExp(`^weft_cable_refused_total\\{${listenLabels},reason="badToken"\\} 1$`, "m"),
+    );
+    assertMatch(am, new RegExp(`^weft_cable_accepted_total\\{${listenLabels}\\} 1$`, "m"));
+    assert(!bm.includes("right-token"), "the token is not in the metrics");
+    assertMatch(
+      bm,
+      /^weft_cable_up\{switch="sw0",kind="connect",url="tcp:\/\/127\.0\.0\.1:\d+\?token=…"\} 1$/m,
+    );
+    assertMatch(bm, /^weft_cable_connects_total\{switch="sw0",kind="connect",url="[^"]+"\} 1$/m);
+  } finally {
+    await b.close();
     await a.close();
     await Deno.remove(dir, { recursive: true });
   }

@@ -11,6 +11,7 @@ import { assert, assertEquals, assertMatch } from "@std/assert";
 import { type Lab, peerTest } from "./_harness/lab.ts";
 import { type Background, waitUntil } from "./_harness/process.ts";
 import { runWeft } from "./_harness/weft.ts";
+import { openVde } from "../cable/vde.ts";
 
 interface Api {
   url: string;
@@ -292,4 +293,52 @@ peerTest(
     ]);
   },
   { timeoutMs: 120_000 },
+);
+
+peerTest(
+  "api roles: weft cable serves the API with its join: link, counters per side, metrics",
+  { tools: [] },
+  async (lab) => {
+    const a = await lab.weftSwitch();
+    const b = await lab.weftSwitch();
+    const cable = await startWithApi(lab, "weft cable", [
+      "cable",
+      "--name",
+      "link",
+      a.url,
+      b.url,
+    ], /cable up/);
+    assertEquals((await cable.api.get("/api/v1/node") as Json).roles, ["cable"]);
+    // A host on switch A broadcasts: A floods it into the cable, which carries it to B.
+    const host = await openVde(a.dir, { mtu: 1500 });
+    try {
+      const f = new Uint8Array(64).fill(0xff, 0, 6);
+      f.set([2, 0, 0, 0, 0, 7, 0x88, 0xb5], 6);
+      for (let i = 0; i < 5; i++) host.send(f);
+      const view = await waitUntil("the cable to count 5 frames from A", async () => {
+        const cables: Json = await cable.api.get("/api/v1/cables");
+        return cables[0]?.framesIn >= 5 ? cables[0] : undefined;
+      }, { timeoutMs: 10_000 });
+      assertEquals(
+        [view.name, view.direction, view.switch, view.url, view.peer, view.link],
+        ["link", "join", null, a.url, b.url, "up"],
+      );
+      assertEquals(view.bytesIn, 5 * 64);
+      const metrics = await cable.api.text("/metrics");
+      const labels = `switch="",kind="join",url="${a.url}"`;
+      assertMatch(metrics, new RegExp(`^weft_cable_up\\{${labels}\\} 1$`, "m"));
+      assertMatch(
+        metrics,
+        new RegExp(`^weft_cable_frames_total\\{${labels},direction="in"\\} 5$`, "m"),
+      );
+    } finally {
+      host.close();
+    }
+    // Switch B going away ends the cable, and the process with it.
+    await b.stop();
+    const status = await waitUntil("weft cable to exit", () => cable.p.exitStatus, {
+      timeoutMs: 10_000,
+    });
+    assertEquals(status.code, 0, `${cable.p}`);
+  },
 );

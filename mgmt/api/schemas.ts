@@ -176,13 +176,19 @@ export const StackInfo = z.object({
 }).openapi("Stack");
 
 export const CableInfo = z.object({
-  switch: z.string(),
-  direction: z.enum(["connect", "listen"]),
+  switch: z.string().nullable().openapi({ description: "connect, listen: the switch" }),
+  name: z.string().nullable().openapi({ description: "join: the cable's name (`weft cable`)" }),
+  direction: z.enum(["connect", "listen", "join"]).openapi({
+    description: "join: two endpoints back to back, no switch (`weft cable URL PEER`)",
+  }),
   url: z.string(),
+  peer: z.string().nullable().openapi({ description: "join: the other side's URL" }),
   port: z.number().int().nullable().openapi({ description: "connect: the port it is on" }),
   link: z.enum(["up", "down", "unplugged", "listening", "closed"]),
-  framesIn: z.number(),
-  framesOut: z.number(),
+  framesIn: z.number().openapi({ description: "Frames received from url's side" }),
+  framesOut: z.number().openapi({ description: "Frames sent to url's side" }),
+  bytesIn: z.number(),
+  bytesOut: z.number(),
   drops: Counts,
   reconnect: z.object({
     connects: z.number().int(),

@@ -1,5 +1,6 @@
 /** How node objects look in the API: plain JSON, MACs as strings, VLAN modes as their syntax. */
 
+import type { Endpoint } from "../../core/endpoint.ts";
 import { formatMac } from "../../core/mac.ts";
 import type { Port } from "../../switch/port.ts";
 import { formatVlanMode } from "../../switch/vlan.ts";
@@ -91,16 +92,49 @@ export function stackView(s: ManagedStack) {
   };
 }
 
+/** A reconnecting endpoint's re-dial state (tcp://, tls://), else null. */
+function reconnectOf(ep: Endpoint | undefined) {
+  return ep instanceof ReconnectingEndpoint
+    ? { connects: ep.connects, failures: ep.failures, lastError: ep.lastError ?? null }
+    : null;
+}
+
 export function cableView(c: CableInfo) {
+  if (c.direction === "join") {
+    // Side A's counters: frames in came from A's wire and went to B, frames out went to A.
+    const { a, b, up } = c.join;
+    const s = a.stats();
+    return {
+      switch: null,
+      name: c.join.name,
+      direction: c.direction,
+      url: c.url,
+      peer: c.peer,
+      port: null,
+      link: up[0] && up[1] ? "up" as const : "down" as const,
+      framesIn: s.framesIn,
+      framesOut: s.framesOut,
+      bytesIn: s.bytesIn,
+      bytesOut: s.bytesOut,
+      drops: { ...s.drops, ...prefixed("peer.", b.stats().drops) },
+      reconnect: reconnectOf(a) ?? reconnectOf(b),
+      accepted: null,
+      refused: {} as Record<string, number>,
+    };
+  }
   if (c.direction === "listen") {
     return {
       switch: c.switch,
+      name: null,
       direction: c.direction,
       url: c.url,
+      peer: null,
       port: null,
       link: c.listener ? "listening" as const : "closed" as const,
       framesIn: 0,
       framesOut: 0,
+      bytesIn: 0,
+      bytesOut: 0,
       drops: {},
       reconnect: null,
       accepted: c.listener?.accepted ?? 0,
@@ -111,16 +145,18 @@ export function cableView(c: CableInfo) {
   const s = ep?.stats();
   return {
     switch: c.switch,
+    name: null,
     direction: c.direction,
     url: c.url,
+    peer: null,
     port: c.port?.number ?? null,
     link: c.port ? (c.port.linkUp ? "up" as const : "down" as const) : "unplugged" as const,
     framesIn: s?.framesIn ?? 0,
     framesOut: s?.framesOut ?? 0,
+    bytesIn: s?.bytesIn ?? 0,
+    bytesOut: s?.bytesOut ?? 0,
     drops: { ...s?.drops },
-    reconnect: ep instanceof ReconnectingEndpoint
-      ? { connects: ep.connects, failures: ep.failures, lastError: ep.lastError ?? null }
-      : null,
+    reconnect: reconnectOf(ep),
     accepted: null,
     refused: {} as Record<string, number>,
   };
@@ -179,4 +215,8 @@ export function routerView(r: ManagedRouter) {
     localEcho: st.localEcho,
     drops: { ...st.drops },
   };
+}
+
+function prefixed(prefix: string, counts: Record<string, number>): Record<string, number> {
+  return Object.fromEntries(Object.entries(counts).map(([k, v]) => [prefix + k, v]));
 }

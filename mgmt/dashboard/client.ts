@@ -326,6 +326,9 @@ export const DASHBOARD_JS = String.raw`"use strict";
     }), list(attached.routers).map(function (r) {
       return { kind: "router", label: "router " + r.name + " (" + (r.interfaces || []).length + " if)" };
     }), list(attached.cables).map(function (c) {
+      if (c.direction === "join") {
+        return { kind: "cable " + (c.link || ""), label: c.url + " \u21c4 " + c.peer };
+      }
       var arrow = c.direction === "listen" ? "\u21e0 " : "\u21e2 ";
       return { kind: "cable " + (c.link || ""), label: c.switch + " " + arrow + c.url };
     }));

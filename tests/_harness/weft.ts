@@ -19,7 +19,7 @@ import {
 /** The repository root (this file is tests/_harness/weft.ts). */
 export const REPO_ROOT = new URL("../../", import.meta.url).pathname.replace(/\/$/, "");
 
-const API_BY_DEFAULT = new Set(["serve", "router", "gateway"]);
+const API_BY_DEFAULT = new Set(["serve", "router", "gateway", "cable"]);
 
 /** The argv that runs `weft ARGS…`: `$WEFT_BIN ARGS…` or `deno run -A --unstable-net main.ts ARGS…`. */
 export function weftCommand(args: string[]): string[] {
