@@ -1,44 +1,38 @@
 import { assert, assertEquals, assertMatch, assertRejects, assertThrows } from "@std/assert";
 import { createPair } from "../cable/pair.ts";
-import { ConflictError } from "../core/errors.ts";
+import { ConfigError, ConflictError } from "../core/errors.ts";
 import { parse_cidr } from "../stack/addr.ts";
-import { Router } from "../router/router.ts";
 import { Stack } from "../stack/stack.ts";
 import { apiFixture } from "../tests/_harness/api.ts";
 
-Deno.test("api: an adopted router is listed with interfaces, routes and metrics", async () => {
+Deno.test("api: a router is listed with interfaces, routes and metrics; names are checked", async () => {
   const fx = await apiFixture();
-  // Interface "a" on the fixture's switch, "b" on a bare pair end.
-  const [a, aPeer] = createPair("r-a");
-  const [b, bPeer] = createPair("r-b");
-  fx.node.attach("sw0", aPeer);
-  const router = new Router({
-    interfaces: [
-      { name: "a", endpoint: a, ipv4: parse_cidr("10.1.0.1/24")! },
-      { name: "b", endpoint: b, ipv4: parse_cidr("10.2.0.1/24")! },
-    ],
-    routes: [{ dest: parse_cidr("10.9.0.0/16")!, via: parse_cidr("10.2.0.254/32")!.addr }],
-  });
+  await fx.node.createSwitch({ name: "sw1" });
   const spec = {
     name: "r0",
     interfaces: [
-      { name: "a", url: "vde:///tmp/a", cidr: "10.1.0.1/24" },
-      { name: "b", url: "pair", cidr: "10.2.0.1/24" },
+      { name: "a", switch: "sw0", cidr: "10.1.0.1/24" },
+      { name: "b", switch: "sw1", cidr: "10.2.0.1/24" },
     ],
     routes: [{ dest: "10.9.0.0/16", via: "10.2.0.254" }],
   };
   try {
-    fx.node.adoptRouter(spec, router);
-    assertThrows(() => fx.node.adoptRouter(spec, router), ConflictError);
+    await fx.node.createRouter(spec);
+    await assertRejects(() => fx.node.createRouter(spec), ConflictError);
+    await assertRejects(() => fx.node.createRouter({ ...spec, name: "bad name" }), ConfigError);
     assertEquals((await fx.call("GET", "/api/v1/node")).body.roles, ["switch", "router"]);
     const list = await fx.call("GET", "/api/v1/routers");
     assertEquals(list.status, 200, list.text);
     assertEquals(list.body.length, 1);
     const r = (await fx.call("GET", "/api/v1/routers/r0")).body;
-    assertEquals(r.interfaces.map((i: { name: string; url: string }) => [i.name, i.url]), [
-      ["a", "vde:///tmp/a"],
-      ["b", "pair"],
-    ]);
+    assertEquals(
+      r.interfaces.map((i: { name: string; switch: string; port: number }) => [
+        i.name,
+        i.switch,
+        i.port,
+      ]),
+      [["a", "sw0", 4], ["b", "sw1", 1]],
+    );
     assert(r.interfaces[1].addresses.includes("10.2.0.1/24"), JSON.stringify(r.interfaces));
     assertEquals(
       r.routes.find((x: { dest: string }) => x.dest === "10.9.0.0/16"),
@@ -56,9 +50,8 @@ Deno.test("api: an adopted router is listed with interfaces, routes and metrics"
     assert(doc.paths["/api/v1/routers/{name}"]?.get, "the router route is documented");
   } finally {
     await fx.node.close();
-    bPeer.close();
   }
-  // Closing the node stopped the router it adopted.
+  // Closing the node stopped the router.
   assertEquals(fx.node.listRouters(), []);
 });
 

@@ -66,7 +66,7 @@ export interface ManagedGateway {
   readonly port?: Port;
 }
 
-/** A router the node runs: created from a spec (API, topology) or adopted from `weft router`. */
+/** A router the node runs, from a spec (API, topology file, `weft router` flags). */
 export interface ManagedRouter {
   readonly name: string;
   /** Where each interface plugs in and its addresses, as given (for the API and `weft export`). */
@@ -841,27 +841,6 @@ export class Node {
     } finally {
       this.#pendingRouters.delete(name);
     }
-  }
-
-  /**
-   * Take over a router a command already runs (`weft router`): the API shows it, `weft export`
-   * writes it from `spec`, and deleting it (or closing the node) stops it.
-   */
-  adoptRouter(spec: RouterSpec, router: Router): ManagedRouter {
-    this.#checkNewName(
-      "router",
-      spec.name,
-      this.#routers.has(spec.name) || this.#pendingRouters.has(spec.name),
-    );
-    const mr: ManagedRouter = {
-      name: spec.name,
-      spec: structuredClone(spec),
-      router,
-      ports: new Map(),
-    };
-    this.#routers.set(spec.name, mr);
-    this.events.emit({ type: "router.created", router: spec.name });
-    return mr;
   }
 
   /** Stop a router: its interfaces close (those on a switch of this node leave their ports). */

@@ -109,7 +109,7 @@ export interface NodeWithApi {
 /**
  * Parse `--api` and `--state`, prepare the token and build the Node — before the command opens
  * anything, so a bad `--api` changes nothing. The command registers what it runs with the node
- * (`adoptStack`, `adoptGateway`, `adoptRouter`), then calls `serve()`.
+ * (`adoptStack`, `adoptGateway`, `createRouter`, `adoptJoin`), then calls `serve()`.
  */
 export async function nodeWithApi(p: ParsedArgs, ctx: CommandContext): Promise<NodeWithApi> {
   const apiGiven = stringOpt(p, "api");

@@ -1,12 +1,9 @@
-import { openEndpoint } from "../../cable/mod.ts";
-import type { Endpoint } from "../../core/endpoint.ts";
 import { UsageError } from "../../core/errors.ts";
 import { formatMac } from "../../core/mac.ts";
 import { parseIfaceSpec, parseRouteSpec } from "../../router/config.ts";
 import { checkRouterSpec, type RouterSpec } from "../router_resource.ts";
-import { Router } from "../../router/router.ts";
 import type { Command } from "./command.ts";
-import { expectPositionals, listOpt, STATE_OPTION, stateDirOf } from "./command.ts";
+import { expectPositionals, listOpt, STATE_OPTION } from "./command.ts";
 import { API_OPTION, nameOpt, nodeWithApi } from "./api_setup.ts";
 
 /** `weft router`: L3 forwarding between switches (router/router.ts). */
@@ -82,31 +79,11 @@ export const routerCommand: Command = {
       routes: listOpt(p, "route").map(parseRouteSpec),
     };
     // Validates everything (names, prefixes, gateways on-link) before anything is opened.
-    const cfg = checkRouterSpec(spec);
+    checkRouterSpec(spec);
     const managed = await nodeWithApi(p, ctx);
-    const endpoints: Endpoint[] = [];
     try {
-      for (const i of cfg.interfaces) {
-        endpoints.push(await openEndpoint(i.url, { ...ctx, stateDir: stateDirOf(p) }));
-      }
-    } catch (e) {
-      for (const ep of endpoints) ep.close();
-      await managed.close();
-      throw e;
-    }
-    const router = new Router({
-      interfaces: cfg.interfaces.map((i, k) => ({
-        name: i.name,
-        endpoint: endpoints[k],
-        ipv4: i.ipv4,
-        ipv6: i.ipv6,
-        ra: i.ra,
-        mac: i.mac,
-      })),
-      routes: cfg.routes,
-    });
-    try {
-      managed.node.adoptRouter(spec, router);
+      // The node opens the interfaces (closing them again if one fails) and runs the router.
+      const { router } = await managed.node.createRouter(spec);
       managed.serve();
       for (const port of router.ports) {
         ctx.print(
@@ -135,7 +112,6 @@ export const routerCommand: Command = {
       return 0;
     } finally {
       await managed.close();
-      await router.close();
     }
   },
 };
