@@ -33,8 +33,9 @@
  * offered subprotocols (RFC 6455 §4.2.2 step 5, §4.1), and a browser fails the connection when
  * it names none (WHATWG Fetch, "establish a WebSocket connection"; seen in Chromium), so the
  * listener picks `weft` when it is offered — clients should offer `["weft", "weft.token.B64"]`,
- * and then the token is never sent back — else the token subprotocol itself. weft's own client takes `?token=TEXT` or `?token-file=PATH`, sends them
- * that way, and reports a 401 as a clear error at open. Tokens are never logged.
+ * and then the token is never sent back — else the token subprotocol itself. weft's own client
+ * takes `?token=TEXT` or `?token-file=PATH`, sends them that way, and reports a 401 as a clear
+ * error at open. Tokens are never logged.
  *
  * Without `token-file` anyone who reaches the listener gets a port (v86 relays and pages that
  * cannot authenticate): like plain `tcp://`, bind it to loopback then, or put it behind an
