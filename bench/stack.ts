@@ -14,8 +14,12 @@
  * - user-space ⇄ user-space: client and server stacks both on that switch (no kernel TCP at all).
  *
  * Figures: MiB/s of a GET of a random 10/20/40 MiB file over a fresh TCP connection (curl's
- * `time_total`, lwhttp's connect-to-last-byte time), and requests/s for a 1 KiB file (one fresh
- * connection per request, back to back: N / Σ per-request times). Medians of BENCH_RUNS.
+ * `time_total`, lwhttp's connect-to-last-byte time), and requests/s for a 1 KiB file
+ * (SMALL_REQUESTS back to back: N / Σ per-request times). Medians of BENCH_RUNS. For the small
+ * requests curl (one invocation, many URLs) reuses one keep-alive connection, while the
+ * user-space clients (`lwhttp get`, `weft fetch`) open a fresh connection per request: handshake
+ * and close included, 7 frames per request through the switch for weft (and a client port each:
+ * weft picks them by RFC 6056 §3.3.3, so none meets its predecessor in the server's TIME-WAIT).
  *
  * Rows are added with `serverRow(env, name, start)` and `pairRow(env, name, start, fetch)`; a row
  * that cannot run is printed as skipped with the reason, never with made-up figures.
@@ -611,7 +615,8 @@ export async function stackBench(runs: number): Promise<string> {
     tables.push(
       `### User-space stacks serving HTTP on a ${fabric} (median of ${runs}; fresh TCP ` +
         `connection per GET)\n\nKernel side: ${how}; user-space stacks attach to the same ` +
-        `switch directory.\n\n` + formatRows(rows),
+        `switch directory. req/s: ${SMALL_REQUESTS} GETs in a row; curl reuses one keep-alive ` +
+        `connection for them, the user-space clients open one per GET.\n\n` + formatRows(rows),
     );
   }
   tables.push(stackMemoryBench());

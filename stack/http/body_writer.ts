@@ -9,14 +9,16 @@
  * stream ends that way, the size is known. A producing stream (SSE, a pipe) does not answer that
  * fast, so it goes chunked and its first chunk is not delayed.
  *
- * Throughput: output goes through one buffer (16 KiB, grown to 256 KiB for bulk bodies), flushed when full or when the body source
- * has nothing ready; chunks larger than that are written straight from the source, without a copy.
+ * Throughput: output goes through one buffer, flushed when full or when the body source has
+ * nothing ready; chunks larger than that are written straight from the source, without a copy.
+ * The buffer starts at 4 KiB (a head and a small body: one allocation that stays in malloc's
+ * small bins) and doubles up to 256 KiB when a bulk body needs it.
  */
 
 import { type ConnLike, write_all } from "./conn_like.ts";
 
 const OUT_SIZE = 256 * 1024;
-const OUT_START = 16 * 1024;
+const OUT_START = 4 * 1024;
 /** Probing a body for its size reads at most this much ahead. */
 const PROBE_LIMIT = 8 * 1024 * 1024;
 const enc = new TextEncoder();
@@ -32,7 +34,7 @@ async function settles_soon(p: Promise<unknown>): Promise<boolean> {
 /** Buffered writer: coalesces small pieces into big writes. */
 export class Out {
   #conn: ConnLike;
-  // Starts small: most messages are a head and a short body; grows to OUT_SIZE for bulk bodies.
+  // Starts small: most messages are a head and a short body; grows up to OUT_SIZE for bulk ones.
   #buf = new Uint8Array(OUT_START);
   #len = 0;
   constructor(conn: ConnLike) {
@@ -40,8 +42,11 @@ export class Out {
   }
 
   async add(p: Uint8Array): Promise<void> {
-    if (this.#len + p.length > this.#buf.length && this.#buf.length < OUT_SIZE) {
-      const bigger = new Uint8Array(OUT_SIZE);
+    const need = this.#len + p.length;
+    if (need > this.#buf.length && this.#buf.length < OUT_SIZE) {
+      let size = this.#buf.length * 2;
+      while (size < need && size < OUT_SIZE) size *= 2;
+      const bigger = new Uint8Array(Math.min(size, OUT_SIZE));
       bigger.set(this.#buf.subarray(0, this.#len));
       this.#buf = bigger;
     }

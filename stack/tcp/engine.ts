@@ -30,6 +30,7 @@ import {
   TcpView,
 } from "../wire/mod.ts";
 import type { CongestionName } from "./congestion.ts";
+import { half_siphash, hsip_key, type HsipKey } from "./half_siphash.ts";
 import { seq_add, seq_le } from "./seq.ts";
 import {
   EV_ACCEPT,
@@ -178,6 +179,13 @@ export class TcpEngine implements TransportInput, Timed, TcbHost {
   readonly #dirty: Tcb[] = [];
   #depth = 0;
   #flushing = false;
+  /** RFC 6056 §3.3.3: secret of the per-destination port offset, and the shared counter. */
+  readonly #portKey: HsipKey;
+  #nextEphemeral: number;
+  /** RFC 7323 §5.4: secret of the per-address-pair timestamp offset. */
+  readonly #tsKey: HsipKey;
+  /** Scratch for the hash inputs: two IPv6 addresses and a port. */
+  readonly #hashIn = new Uint8Array(34);
   readonly #challengeLimit: number;
   #challengeWindow = -Infinity;
   #challengeCount = 0;
@@ -207,6 +215,10 @@ export class TcpEngine implements TransportInput, Timed, TcbHost {
     };
     this.maxSynBacklog = opts.maxSynBacklog ?? 128;
     this.#challengeLimit = opts.challengeAckLimit ?? 1000;
+    const u32 = () => this.rng.u32();
+    this.#portKey = hsip_key(u32);
+    this.#tsKey = hsip_key(u32);
+    this.#nextEphemeral = this.rng.below(16384);
   }
 
   /** Live connections (including TIME-WAIT and half-open ones). */
@@ -256,7 +268,7 @@ export class TcpEngine implements TransportInput, Timed, TcbHost {
 
   /**
    * Open a connection: the SYN leaves now; "established" or "error" + "closed" follow. The source
-   * port is random in 49152-65535 (RFC 6056 §3.3.1) unless given.
+   * port is in 49152-65535 (RFC 6056 §3.3.3, see #ephemeral) unless given.
    */
   connect(
     dst: IpAddr,
@@ -293,15 +305,45 @@ export class TcpEngine implements TransportInput, Timed, TcbHost {
     return t;
   }
 
+  /**
+   * RFC 6056 §3.3.3 (Algorithm 3, "simple hash-based"): ports for one destination go up one by
+   * one from a secret per-destination offset, so a port comes back only after the whole range
+   * was used. With each port drawn at random (Algorithm 1), the k-th connection to a server
+   * that still holds the previous ones in TIME-WAIT (2 MSL) hits one with odds k/16,384: about
+   * one collision per 180 connections in a row (k²/32,768 ≥ 1), and each cost the client the
+   * server's ACK, its RST and a SYN retransmission after the 1 s initial RTO (RFC 6056 §2.3,
+   * "instance-id collisions"): the stalls of the small-request benchmark.
+   */
   #ephemeral(src: IpAddr, dst: IpAddr, dstPort: number): number {
-    const start = this.rng.below(16384);
+    const h = this.#hashIn;
+    h.set(src, 0);
+    h.set(dst, src.length);
+    const n = 2 * src.length;
+    h[n] = dstPort >>> 8;
+    h[n + 1] = dstPort & 255;
+    const offset = half_siphash(this.#portKey, h, n + 2);
     for (let i = 0; i < 16384; i++) {
-      const p = 49152 + ((start + i) & 16383);
+      const p = 49152 + ((this.#nextEphemeral + offset) & 16383);
+      this.#nextEphemeral = (this.#nextEphemeral + 1) & 0x3fffffff;
       if (!this.#listeners.has(p) && !this.#find(src, p, dst, dstPort)) return p;
     }
     throw new Deno.errors.AddrInUse(
       `Cannot connect to ${format_addr(dst)}:${dstPort}: no free port`,
     );
+  }
+
+  /**
+   * The timestamp clock offset for connections between `local` and `remote` (RFC 7323 §5.4: a
+   * keyed hash, as the ISN function of RFC 6528 §3). Keyed by the address pair, not drawn per
+   * connection, so TSval keeps increasing from one connection to the next between two hosts:
+   * what lets a peer holding the previous one in TIME-WAIT accept a SYN that reuses its ports
+   * (RFC 6191), as Linux's per-address-pair offsets do.
+   */
+  tsOffsetFor(local: IpAddr, remote: IpAddr): number {
+    const h = this.#hashIn;
+    h.set(local, 0);
+    h.set(remote, local.length);
+    return half_siphash(this.#tsKey, h, 2 * local.length);
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -336,12 +378,23 @@ export class TcpEngine implements TransportInput, Timed, TcbHost {
     let t: Tcb | undefined;
     try {
       t = this.#find(dst, v.dst_port, src, v.src_port);
+      let l: TcpListener | undefined;
+      if (t && t.state === "TIME-WAIT" && t.acceptsReopen(v)) {
+        l = this.#findListener(dst, v.dst_port);
+        if (l) {
+          // RFC 6191 (RFC 9293 §3.10.7.4 points to it): a new incarnation from TIME-WAIT
+          // instead of the old one's ACK, which costs the peer a RST and a 1 s SYN timeout.
+          t.toClosed(undefined);
+          this.stats.timeWaitReopens++;
+          t = undefined;
+        }
+      }
       if (t) {
         this.#touch(t);
         t.segment(v, now);
         this.postOutput = t;
       } else {
-        const l = this.#findListener(dst, v.dst_port);
+        l ??= this.#findListener(dst, v.dst_port);
         if (l) this.#listenInput(l, v, src, dst, now);
         else {
           this.#drop("no_socket");

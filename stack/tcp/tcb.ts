@@ -88,6 +88,8 @@ export interface TcpStats {
   dsacksIn: number;
   /** D-SACK blocks sent for duplicate data received (RFC 2883 §4). */
   dsacksOut: number;
+  /** New connections accepted from a SYN that reused a TIME-WAIT connection's ports (RFC 6191). */
+  timeWaitReopens: number;
   drops: Record<string, number>;
 }
 
@@ -117,6 +119,7 @@ export function newStats(): TcpStats {
     spuriousRecoveries: 0,
     dsacksIn: 0,
     dsacksOut: 0,
+    timeWaitReopens: 0,
     drops: {},
   };
 }
@@ -155,6 +158,8 @@ export interface TcbHost {
   readonly fields: TcpFields;
   /** Shared scratch for SACK blocks. */
   readonly sackTmp: number[];
+  /** The timestamp clock offset for this address pair (RFC 7323 §5.4). */
+  tsOffsetFor(local: IpAddr, remote: IpAddr): number;
   mark(tcb: Tcb, bits: number): void;
   /** The connection reached CLOSED: remove it from the tables. */
   detach(tcb: Tcb): void;
@@ -169,6 +174,18 @@ export interface TcbHost {
 }
 
 const DUP_THRESH = 3;
+/**
+ * How long the ACK that completes an active open, or that answers a FIN in ESTABLISHED, waits
+ * for the application's reply to carry it. A delayed ACK (RFC 9293 §3.8.6.3, RFC 1122 §4.2.3.2:
+ * allowed, under 500 ms), kept short: the reply is normally written within the same event-loop
+ * turn (microseconds), and when none comes the peer waits 1 ms more. Between two processes each
+ * frame costs a wake-up of the switch and of the peer (measured here: ~90 µs of CPU for a
+ * sendmmsg that wakes a sleeping process, in a VM), and these two pure ACKs were 2 of the 10
+ * frames of an HTTP request on a fresh connection (7 now: stack/http/two_stacks_test.ts).
+ * Linux delays them too: the SYN,ACK's ACK while a write is pending
+ * (tcp_rcv_synsent_state_process), the FIN's once tcp_fin put the socket in pingpong mode.
+ */
+const ACK_SOON_MS = 1;
 /** RFC 8985 §7.2 WCDelAckT: the worst-case delayed ACK timer a lone tail segment may wait for. */
 const WC_DEL_ACK_MS = 200;
 /** Floor of the probe timeout (as Linux's TCP_TIMEOUT_MIN-based 10 ms): timer granularity. */
@@ -431,8 +448,9 @@ export class Tcb implements TcpSocketCore {
     const now = host.clock.now();
     this.cc = createCongestion(cfg.congestion, this.mss, now);
     this.lastRecvAt = this.lastSendAt = now;
-    // RFC 7323 §5.4: a random offset per connection keeps TSval from revealing uptime.
-    this.tsOffset = host.rng.u32();
+    // RFC 7323 §5.4: an offset keeps TSval from revealing uptime; a keyed hash of the address
+    // pair rather than a draw per connection keeps it increasing across connections (RFC 6191).
+    this.tsOffset = host.tsOffsetFor(localAddr, remoteAddr);
     let s = 0;
     if (cfg.windowScaling) { while (s < 14 && (cfg.recvBuffer >>> s) > 65535) s++; }
     this.rcvWscale = s;
@@ -454,13 +472,19 @@ export class Tcb implements TcpSocketCore {
   }
 
   /**
-   * Whether reads opened the window enough to announce (receiver SWS avoidance, RFC 9293
-   * §3.8.6.2.2): the right edge must move by min(RCV.BUFF/2, MSS); we wait for 2 MSS, as BSD
-   * does, which also makes a reading receiver ACK every second full segment.
+   * Whether reads opened the window enough to send an ACK just to announce it. Receiver SWS
+   * avoidance (RFC 9293 §3.8.6.2.2): the right edge must move by min(RCV.BUFF/2, MSS); we wait
+   * for 2 MSS, as BSD does. And only while the window the peer still has is under 2 MSS: with
+   * more, the peer can send two more full segments, and their ACK (every second full segment,
+   * RFC 5681 §4.2) carries the new edge anyway. Without that condition every passive open sent
+   * one ACK for nothing: the SYN,ACK window is unscaled (at most 64 KiB, RFC 7323 §2.2), so the
+   * first read "opened" the window to the buffer's size and a pure ACK went out just before the
+   * response that would have carried it (one more frame per HTTP exchange).
    */
   private windowUpdateDue(): boolean {
     if (!this.isSynchronized() || this.rcvFin || this.state === "TIME-WAIT") return false;
     const cur = seq_diff(this.rcvAdv, this.rcvNxt);
+    if (cur >= 2 * this.rcvMss) return false;
     const w = Math.min(this.rcv.capacity - this.rcv.length, 65535 * 2 ** this.rcvWscale);
     return w - cur >= Math.min(this.rcv.capacity >>> 1, 2 * this.rcvMss);
   }
@@ -625,8 +649,33 @@ export class Tcb implements TcpSocketCore {
     if (this.finPending) this.state = "FIN-WAIT-1";
   }
 
+  /**
+   * An ACK that may wait until the end of what the application does in reply (ACK_SOON_MS),
+   * so that its next segment carries it; a delayed-ACK deadline that comes sooner stays.
+   */
+  private ackSoon(now: number): void {
+    if (this.delackAt > now + ACK_SOON_MS) this.delackAt = now + ACK_SOON_MS;
+  }
+
   // ---------------------------------------------------------------------------------------------
   // Input (RFC 9293 §3.10.7)
+
+  /**
+   * Whether a SYN for this connection in TIME-WAIT may open a new incarnation (RFC 6191 §2,
+   * extending RFC 1122 §4.2.2.13): it must be newer than anything of the old one — a larger
+   * timestamp when both use them, else a sequence number beyond the old RCV.NXT. Anything
+   * else keeps TIME-WAIT (the usual ACK answers it). The caller checks for a listener.
+   */
+  acceptsReopen(v: TcpView): boolean {
+    const f = v.flags;
+    if ((f & (TCP_SYN | TCP_ACK | TCP_RST | TCP_FIN)) !== TCP_SYN) return false;
+    const seqNewer = seq_gt(v.seq_number, this.rcvNxt);
+    const tsNew = this.host.cfg.timestamps && v.has_timestamps;
+    if (!this.tsOk) return tsNew || seqNewer;
+    if (!tsNew) return seqNewer;
+    if (v.ts_val === this.tsRecent) return seqNewer;
+    return seq_gt(v.ts_val, this.tsRecent);
+  }
 
   /** One segment for this connection (checksum and options already validated). */
   segment(v: TcpView, now: number): void {
@@ -661,7 +710,10 @@ export class Tcb implements TcpSocketCore {
     }
     this.irs = v.seq_number;
     this.rcvNxt = seq_add(this.irs, 1);
-    this.rcvAdv = this.rcvNxt;
+    // Our SYN offered min(buffer, 64 KiB) (unscaled, RFC 7323 §2.2) and the peer may use it from
+    // its ISN on: that is the window it holds. (RCV.NXT alone would look like a closed window
+    // and trigger a window update, one more frame, instead of letting the ACK wait.)
+    this.rcvAdv = seq_add(this.rcvNxt, Math.min(this.rcv.capacity, 65535));
     this.negotiate(v);
     if (this.tsOk) this.tsRecent = v.ts_val;
     this.lastRecvAt = now;
@@ -675,7 +727,9 @@ export class Tcb implements TcpSocketCore {
       if (this.retries === 0) this.rtt.sample(now - this.rttTime);
       this.rttSeq = -1;
       this.establish(now);
-      this.ackNow = true;
+      // The handshake's last ACK may wait a moment (see ACK_SOON_MS): a client that talks first
+      // writes its request now, and the ACK rides on it.
+      this.ackSoon(now);
     } else {
       // Simultaneous open (RFC 9293 §3.5, figure 7): answer with SYN,ACK on the same ISS.
       this.state = "SYN-RECEIVED";
@@ -945,7 +999,11 @@ export class Tcb implements TcpSocketCore {
     this.rcvNxt = seq_add(this.rcvNxt, 1);
     this.rcvFin = true;
     this.rcvFinSeq = -1;
-    this.ackNow = true;
+    // In ESTABLISHED the application usually answers the FIN with its own close at once (an
+    // HTTP client after a `Connection: close` response): the ACK may wait a moment for that FIN
+    // (see ACK_SOON_MS). Elsewhere (FIN-WAIT-1/2) there is nothing left to send: ACK now.
+    if (this.state === "ESTABLISHED" && !this.userClosed) this.ackSoon(now);
+    else this.ackNow = true;
     this.host.mark(this, EV_READABLE);
     const finAcked = this.finPending && this.sndUna === seq_add(this.dataEnd(), 1);
     switch (this.state) {
