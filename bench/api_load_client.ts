@@ -1,6 +1,8 @@
 /**
  * The API load of bench/api_load.ts, run in a Worker (its own thread and event loop) so that the
- * clients' timing is not distorted by the frame blaster on the main thread.
+ * clients' timing is not distorted by what the main thread does (client C, the measurements).
+ * bench/api_load.ts asks it for the SSE streams only (`clients: 0`) when curl is there to make
+ * the requests, and for both otherwise.
  *
  * Messages in: `{ cmd: "start", url, token, sse, rps, clients }` opens `sse` event streams
  * (read and discarded, as a dashboard would) and runs `clients` request loops that together make

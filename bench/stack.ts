@@ -38,6 +38,7 @@ import {
 } from "../tests/_harness/process.ts";
 import { sha256sum, writeRandomFile } from "../tests/_harness/http.ts";
 import { weftCommand } from "../tests/_harness/weft.ts";
+import { type Built, ensurePeerBinary } from "./peer_build.ts";
 import { stackMemoryBench } from "./stack_memory.ts";
 import { median, table } from "./stats.ts";
 
@@ -51,45 +52,13 @@ export const PORT = 8080;
 const NET = "10.78.0";
 const PREFIX = 24;
 
-const here = new URL(".", import.meta.url).pathname;
-
-// ---------------------------------------------------------------------------------------------
-// lwhttp: built on demand into a cache directory keyed by the source's hash.
-
-export type Built = { path: string } | { skip: string };
-
 /**
  * Build bench/peers/lwhttp.c (via build_lwhttp.sh, which installs gcc / liblwipv6-dev /
  * libvdeplug-dev with apt when missing) into `$XDG_CACHE_HOME/weft/lwhttp` (default
  * `~/.cache/weft/lwhttp`), unless a binary of the same source is already there.
  */
-export async function ensureLwhttp(): Promise<Built> {
-  const src = `${here}peers/lwhttp.c`;
-  const script = `${here}peers/build_lwhttp.sh`;
-  const text = await Deno.readFile(src).catch(() => undefined);
-  if (!text) return { skip: `${src} is missing` };
-  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", text));
-  const hash = Array.from(digest.subarray(0, 6), (b) => b.toString(16).padStart(2, "0")).join("");
-  const home = Deno.env.get("HOME") ?? "/tmp";
-  const cache = `${Deno.env.get("XDG_CACHE_HOME") || `${home}/.cache`}/weft/lwhttp`;
-  const out = `${cache}/lwhttp-${hash}`;
-  if (await exists(out)) return { path: out };
-  try {
-    await Deno.mkdir(cache, { recursive: true });
-  } catch (e) {
-    return { skip: `cannot create ${cache}: ${errorText(e)}` };
-  }
-  const tmp = `${out}.tmp${Deno.pid}`;
-  const r = await run(["bash", script, tmp], { timeoutMs: 600_000 });
-  if (!r.success) {
-    await Deno.remove(tmp).catch(() => {});
-    const why = (r.stderr.trim() || r.stdout.trim()).split("\n").slice(-2).join(" / ");
-    return {
-      skip: `cannot build lwhttp (${r.timedOut ? "timed out" : `exit ${r.code}`}): ${why}`,
-    };
-  }
-  await Deno.rename(tmp, out);
-  return { path: out };
+export function ensureLwhttp(): Promise<Built> {
+  return ensurePeerBinary("lwhttp", "build_lwhttp.sh");
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -21,7 +21,7 @@ import { HTTPException } from "hono/http-exception";
 import type { ZodError } from "zod";
 import { ConfigError, ConflictError, NotFoundError } from "../core/errors.ts";
 import type { Logger } from "../core/log.ts";
-import { bearerMatches } from "./auth.ts";
+import { bearerMatcher } from "./auth.ts";
 import { METRICS_CONTENT_TYPE, renderMetrics } from "./metrics.ts";
 import type { Node } from "./node.ts";
 import { ErrorBody, NodeInfo } from "./api/schemas.ts";
@@ -58,10 +58,11 @@ export function createApp(node: Node, opts: AppOptions): OpenAPIHono {
   app.notFound((c) => c.json({ error: `No route ${c.req.method} ${c.req.path}` }, 404));
 
   dashboardRoutes(app); // public static page, so before the token check; its data needs the token
+  const authorized = bearerMatcher(opts.token);
   app.use("*", async (c, next) => {
     node.apiRequests++;
     if (c.req.path === "/health") return await next();
-    if (!bearerMatches(c.req.header("authorization"), opts.token)) {
+    if (!authorized(c.req.header("authorization"))) {
       c.header("WWW-Authenticate", 'Bearer realm="weft"');
       return c.json({ error: "Missing or wrong bearer token (Authorization: Bearer TOKEN)" }, 401);
     }
