@@ -1,5 +1,6 @@
 import { assert, assertEquals, assertRejects, assertThrows } from "@std/assert";
 import { createPair } from "../../cable/pair.ts";
+import type { Endpoint } from "../../core/endpoint.ts";
 import { ConfigError, ConflictError } from "../../core/errors.ts";
 import { format_addr, parse_addr, parse_cidr } from "../../stack/addr.ts";
 import { DNS_RCODE_NXDOMAIN, DNS_TYPE_AAAA, emit_dns_query } from "../../stack/wire/mod.ts";
@@ -122,6 +123,63 @@ Deno.test({
       assertEquals(t.hostConnectFailed, 1);
       assertEquals(t.bytesToHost, payload.length);
     } finally {
+      await gw.close();
+      await guest.close();
+    }
+  },
+});
+
+Deno.test({
+  name: "gateway: the host connection opens at the guest's SYN; its banner waits for the handshake",
+  ...sanitize,
+  async fn() {
+    const [a, b] = createPair("gw", 1514);
+    // Hold the guest's ACK that completes the handshake (a pure ACK, no payload, to our port).
+    let holding = true;
+    const filtered: Endpoint = {
+      url: a.url,
+      mtu: a.mtu,
+      send: (f) => a.send(f),
+      setSink: (sink) =>
+        a.setSink((f) => {
+          const ihl = (f[14] & 15) * 4;
+          const t = 14 + ihl;
+          const pure = f[23] === 6 && f[t + 13] === 0x10 && f.length - t === (f[t + 12] >> 4) * 4;
+          if (holding && pure) return;
+          sink(f);
+        }),
+      close: () => a.close(),
+      closed: a.closed,
+      stats: () => a.stats(),
+    };
+    const gw = await Gateway.start({ endpoint: filtered, cidr: "10.0.2.0/24" });
+    const guest = new Stack({
+      endpoint: b,
+      ipv4: parse_cidr("10.0.2.15/24")!,
+      gateways: [parse_addr("10.0.2.2")!],
+    });
+    const server = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const port = (server.addr as Deno.NetAddr).port;
+    try {
+      const c = await connect(guest, { hostname: "10.0.2.2", port }); // the guest's side is done
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const h = await Promise.race([
+        server.accept(),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new Error("no host connection before the ACK")), 3000);
+        }),
+      ]).finally(() => clearTimeout(timer));
+      const flows = gw.stack.tcp.connections.filter((t) => t.localPort === port);
+      assertEquals(flows.map((t) => t.state), ["SYN-RECEIVED"]);
+      await h.write(new TextEncoder().encode("hello"));
+      h.close();
+      const t = gw.counters().tcpNat as Record<string, number>;
+      assertEquals(t.connected, 1);
+      holding = false; // the guest's ACK gets through (again, after the SYN,ACK's retransmission)
+      assertEquals(new TextDecoder().decode(await readAll(c)), "hello");
+      c.close();
+    } finally {
+      server.close();
       await gw.close();
       await guest.close();
     }

@@ -9,11 +9,11 @@
  * The guest's TCP ends in weft's stack, so the MSS the guest sees is the LAN's (MTU − 40, RFC 9293
  * §3.7.1): MSS clamping comes by construction, whatever the host's path MTU.
  *
- * Outcomes the guest sees: the host refuses or cannot reach the destination → RST (the handshake
- * with the guest completed first, as with slirp's fallback: the guest sees a reset rather than
- * "refused"); the host connection is reset → RST; idle longer than the timeout (RFC 5382 REQ-5:
- * at least 2 h 4 min for established connections by default) → both closed; more than
- * `maxConnections` at once → RST, counted as `refusedFull`.
+ * Outcomes the guest sees: the host refuses or cannot reach the destination → RST (the SYN,ACK
+ * went out first, as with slirp's fallback: the guest sees a reset rather than "refused"); the
+ * host connection is reset → RST; idle longer than the timeout (RFC 5382 REQ-5: at least 2 h 4 min
+ * for established connections by default) → both closed; more than `maxConnections` at once →
+ * RST, counted as `refusedFull`.
  */
 
 import type { Clock } from "../../core/clock.ts";
@@ -83,11 +83,20 @@ export class TcpNat {
     this.#o = o;
   }
 
-  /** Listen on every port and address not otherwise listened to (port 0 = catch-all). */
+  /**
+   * Listen on every port and address not otherwise listened to (port 0 = catch-all). A flow starts
+   * at the guest's SYN (onSyn), as slirp's does: the host connection is opened while the SYN,ACK
+   * and the guest's ACK cross, and what the host sends first (a banner, the one byte of a small
+   * request) is queued and leaves with the handshake's end instead of a host round trip later
+   * (measured: Deno.connect to the host's loopback takes 60–250 µs here, about a third of a
+   * short connection's life).
+   */
   start(): void {
-    const l = this.#stack.tcpListen(0, undefined, 1024);
+    const l = this.#stack.tcp.listen(0, undefined, 1024);
+    l.onSyn = (core) => this.#accept(core);
     l.onAccept = (core) => this.#accept(core);
     this.#listener = l;
+    this.#stack.kick();
   }
 
   #accept(core: TcpSocketCore): void {
@@ -115,6 +124,10 @@ export class TcpNat {
   async #run(flow: Flow, target: { hostname: string; port: number }): Promise<void> {
     let host: Deno.TcpConn;
     try {
+      // One microtask later: after the NIC's flush (queued when the SYN,ACK was built), so the
+      // SYN,ACK leaves before connect(2) runs — the loopback handshake it does inline costs tens
+      // of µs, which the guest now spends sending its ACK.
+      await null;
       host = await Deno.connect({ hostname: target.hostname, port: target.port });
     } catch (e) {
       this.stats.hostConnectFailed++;
@@ -128,7 +141,11 @@ export class TcpNat {
     }
     flow.host = host;
     this.stats.connected++;
-    host.setNoDelay(true);
+    // TCP_NODELAY (RFC 1122 §4.2.3.4): the guest's own TCP already decided how to segment, so its
+    // bytes go on at once rather than wait under Nagle for the host peer's (maybe delayed) ACK.
+    // Set before the first write only: a connection the guest never sends on (a download, a
+    // banner) saves the call, which costs tens of µs of a short connection's life in Deno.
+    let noDelay = false;
     const s = this.stats;
     const touch = () => (flow.lastActive = this.#o.clock.now());
     const guestSide: Duplex = {
@@ -155,6 +172,10 @@ export class TcpNat {
       },
       write: async (p) => {
         try {
+          if (!noDelay) {
+            noDelay = true;
+            host.setNoDelay(true);
+          }
           return await host.write(p);
         } catch (e) {
           if (e instanceof Deno.errors.ConnectionReset || e instanceof Deno.errors.BrokenPipe) {

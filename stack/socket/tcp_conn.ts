@@ -155,6 +155,9 @@ export class StackConn implements Deno.TcpConn {
   #drop(): void {
     this.#closed = true;
     this.#core.onEvent = undefined;
+    // Only when someone waits: building an Error captures a stack trace (µs), and the common
+    // close — nothing parked — needs none.
+    if (this.#readers.size + this.#writers.size === 0) return;
     const e = bad_resource("Connection");
     this.#readers.fail(e);
     this.#writers.fail(e);

@@ -38,6 +38,7 @@ import {
   EV_ERROR,
   EV_ESTABLISHED,
   EV_READABLE,
+  EV_SYN,
   EV_WRITABLE,
   newStats,
   Tcb,
@@ -110,6 +111,17 @@ export class TcpListener implements TcpListenerCore {
     this.backlog = backlog;
   }
 
+  /**
+   * Called with each connection as soon as its SYN was answered (state SYN-RECEIVED), before the
+   * handshake completes; such a connection is not passed to `onAccept` again. For a relay that
+   * opens its other leg per connection (the gateway's NAT to host sockets, as slirp connects on
+   * the SYN): the other leg is opened during the SYN,ACK round trip instead of after it. Data
+   * written meanwhile is queued and leaves once the connection is established (RFC 9293 §3.10.2,
+   * SEND in SYN-RECEIVED). If the handshake never completes (a RST, or the SYN,ACK retries run
+   * out) the connection reports "error"/"closed" like an established one.
+   */
+  onSyn: ((conn: TcpSocketCore) => void) | undefined = undefined;
+
   get onAccept(): ((conn: TcpSocketCore) => void) | undefined {
     return this.#onAccept;
   }
@@ -133,10 +145,18 @@ export class TcpListener implements TcpListenerCore {
     t.listener = undefined;
   }
 
+  /** A SYN was answered: hand the half-open connection to `onSyn`, when set. */
+  announce(t: Tcb): void {
+    const fn = this.onSyn;
+    if (!fn || t.state !== "SYN-RECEIVED") return;
+    t.announced = true;
+    fn(t);
+  }
+
   /** The handshake finished: hand the connection to the application (or queue it). */
   deliver(t: Tcb): void {
     this.removePending(t);
-    if (t.state === "CLOSED") return;
+    if (t.state === "CLOSED" || t.announced) return;
     if (this.#onAccept) this.#onAccept(t);
     else if (this.ready.length < this.backlog) this.ready.push(t);
     else {
@@ -235,7 +255,7 @@ export class TcpEngine implements TransportInput, Timed, TcbHost {
    * own — a slirp-like gateway terminating its guests' flows to anywhere (the accepted
    * connection's localAddr/localPort are the original destination).
    */
-  listen(port: number, addr?: IpAddr, backlog = 128): TcpListenerCore {
+  listen(port: number, addr?: IpAddr, backlog = 128): TcpListener {
     if (!Number.isInteger(port) || port < 0 || port > 65535) {
       throw new RangeError(`Cannot listen on port ${port}: expected an integer 0-65535`);
     }
@@ -448,6 +468,7 @@ export class TcpEngine implements TransportInput, Timed, TcbHost {
     l.pending.push(t);
     this.stats.passiveOpens++;
     t.openPassive(v, now);
+    if (l.onSyn) this.mark(t, EV_SYN);
   }
 
   /** RST in reply to a segment no connection owns (RFC 9293 §3.10.7.1); never to a RST. */
@@ -623,6 +644,14 @@ export class TcpEngine implements TransportInput, Timed, TcbHost {
         const t = dirty[i];
         const ev = t.events;
         t.events = 0;
+        if (ev & EV_SYN && t.listener) {
+          try {
+            t.listener.announce(t);
+          } catch (e) {
+            this.lastInternalError = e;
+            this.#drop("listener_threw");
+          }
+        }
         if (ev & EV_ACCEPT && t.listener) {
           try {
             t.listener.deliver(t);

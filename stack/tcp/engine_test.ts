@@ -797,3 +797,67 @@ Deno.test("a catch-all listener (port 0) accepts connections to every port witho
   assertEquals(got.map((g) => g[0]).sort(), [443, 80].sort());
   assertEquals(got[0][1], Array.from(B).join("."));
 });
+
+Deno.test("onSyn: the connection is handed out at its SYN; data queued then leaves once established", () => {
+  const { net, a, b } = setup(41);
+  const l = b.engine.listen(80);
+  const early: { state: string; app: App }[] = [];
+  let accepted = 0;
+  l.onSyn = (conn) => {
+    const app = new App(conn, { send: 3000, shutdown: true });
+    early.push({ state: conn.state, app });
+    app.pump(); // writes while SYN-RECEIVED: queued (RFC 9293 §3.10.2)
+  };
+  l.onAccept = () => accepted++;
+  let synAckHadData = false;
+  net.tap = (from, _to, seg) => {
+    if (from === b && (seg[13] & TCP_SYN)) synAckHadData = seg.length > (seg[12] >> 4) * 4;
+  };
+  const c = new App(a.engine.connect(B, 80));
+  assert(net.run(() => c.eof));
+  assertEquals(early.length, 1);
+  assertEquals(early[0].state, "SYN-RECEIVED");
+  assertEquals(early[0].app.sent, 3000);
+  assertEquals(accepted, 0, "not delivered a second time");
+  assertEquals(c.received, 3000);
+  assertEquals(c.mismatchAt, -1);
+  assertEquals(synAckHadData, false, "no data before the handshake completed");
+  noInternalErrors(a, b);
+});
+
+Deno.test("onSyn: a half-open connection reset by the peer reports reset and closed", () => {
+  const { net, a, b } = setup(42);
+  const l = b.engine.listen(80);
+  let app: App | undefined;
+  l.onSyn = (conn) => (app = new App(conn));
+  // Lose the client's ACK of the SYN,ACK; then the client gives up with a RST.
+  net.tap = (from, _to, seg) => {
+    if (from === a && (seg[13] & (TCP_SYN | TCP_RST)) === 0) return "drop";
+  };
+  const c = a.engine.connect(B, 80);
+  assert(net.run(() => app !== undefined && c.state === "ESTABLISHED"));
+  c.abort();
+  assert(net.run(() => app!.events.includes("closed")));
+  assertEquals(app!.conn.error, "reset");
+  assertEquals(app!.events.filter((e) => e === "closed").length, 1);
+  assertEquals(b.engine.connections.length, 0);
+  assertEquals(l.pending.length, 0, "no longer counted against the SYN backlog");
+  noInternalErrors(a, b);
+});
+
+Deno.test("TIME-WAIT and CLOSED give the rings' backings back (nothing left to send or read)", () => {
+  const { net, a, b } = setup(43, {}, { mslMs: 500 });
+  const p = connectPair(net, a, b, { send: 2000, shutdown: true }, { send: 100, shutdown: true });
+  assert(net.run(() => p.c.eof && p.s()?.eof === true));
+  net.runFor(10);
+  const c = tcb(p.c.conn);
+  assertEquals(c.state, "TIME-WAIT");
+  assertEquals([c.snd.allocated, c.rcv.allocated], [0, 0]);
+  const s = tcb(p.s()!.conn);
+  assert(s.state === "TIME-WAIT" || s.state === "CLOSED", s.state);
+  assertEquals([s.snd.allocated, s.rcv.allocated], [0, 0]);
+  assertEquals([p.c.received, p.s()!.received], [100, 2000]);
+  net.runFor(1000);
+  assertEquals(c.state, "CLOSED");
+  assertEquals([c.snd.allocated, c.rcv.allocated], [0, 0]);
+});

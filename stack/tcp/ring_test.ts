@@ -139,3 +139,28 @@ Deno.test("ByteRing: no backing memory until the first write, then only what is 
   assertEquals(r.allocated, 2 * 1024 * 1024);
   assertEquals(r.length, 2 * 1024 * 1024);
 });
+
+Deno.test("ByteRing.release: an empty ring's 4 KiB backing is reused zeroed; a ring holding bytes keeps them", () => {
+  const a = new ByteRing(1 << 20);
+  a.write(new Uint8Array([1, 2, 3]));
+  a.writeAt(10, new Uint8Array([9, 9]), 0, 2); // out-of-order bytes beyond length
+  a.read(new Uint8Array(3));
+  const before = ByteRing.spareBackings;
+  a.release();
+  assertEquals(a.allocated, 0);
+  assertEquals(ByteRing.spareBackings, before + 1);
+  const b = new ByteRing(1 << 20);
+  b.write(new Uint8Array([7]));
+  assertEquals(ByteRing.spareBackings, before, "the spare backing was taken");
+  assertEquals(
+    b.snapshot(16).data,
+    new Uint8Array([7, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]),
+  );
+  const c = new ByteRing(1 << 20);
+  c.write(new Uint8Array([5, 6]));
+  c.release();
+  assertEquals(c.length, 2);
+  const out = new Uint8Array(2);
+  assertEquals(c.read(out), 2);
+  assertEquals(out, new Uint8Array([5, 6]));
+});

@@ -43,7 +43,12 @@ export class SegLog {
   /** The last transmit stamp given out (see `stamp`). */
   lastStamp = -Infinity;
 
-  constructor(capacity = 64) {
+  /**
+   * 8 entries to start (the arrays double as needed): typed arrays of at most 64 bytes live in
+   * V8's heap, larger ones each need an allocation outside it — four per connection at 64
+   * entries, a measurable share of a short connection's cost (the gateway's connection rate).
+   */
+  constructor(capacity = 8) {
     this.start = new Uint32Array(capacity);
     this.end = new Uint32Array(capacity);
     this.xmit = new Float64Array(capacity);

@@ -50,6 +50,8 @@ export const EV_READABLE = 4;
 export const EV_WRITABLE = 8;
 export const EV_ERROR = 16;
 export const EV_CLOSED = 32;
+/** A passive open's SYN arrived and its listener wants to hear of it (TcpListener.onSyn). */
+export const EV_SYN = 64;
 
 /** Counters shared by all connections of an engine. */
 export interface TcpStats {
@@ -308,7 +310,11 @@ export class Tcb implements TcpSocketCore {
   /** Engine bookkeeping: pending event bits, demux hash, the listener of a passive open. */
   events = 0;
   hash = 0;
-  listener: { removePending(t: Tcb): void; deliver(t: Tcb): void } | undefined = undefined;
+  listener:
+    | { removePending(t: Tcb): void; deliver(t: Tcb): void; announce(t: Tcb): void }
+    | undefined = undefined;
+  /** Handed to the application while half-open (TcpListener.onSyn): it hears how it ends. */
+  announced = false;
   passive = false;
   /** The IP pseudo-header sum (without length), fixed for the connection. */
   pseudo = 0;
@@ -826,7 +832,9 @@ export class Tcb implements TcpSocketCore {
       stats.resetsIn++;
       switch (this.state) {
         case "SYN-RECEIVED":
-          this.toClosed(this.passive ? undefined : "refused");
+          // A passive open goes back to LISTEN (RFC 9293 §3.10.7.4), unseen by the application
+          // — unless it was handed out at its SYN (TcpListener.onSyn): for that one it is a reset.
+          this.toClosed(!this.passive ? "refused" : this.announced ? "reset" : undefined);
           return;
         case "CLOSING":
         case "LAST-ACK":
@@ -1857,6 +1865,9 @@ export class Tcb implements TcpSocketCore {
       this.tlpAt =
         Infinity;
     this.twAt = now + this.host.cfg.timeWaitMs;
+    // Both sides' data is done: the backings can serve new connections during the 2 MSL.
+    this.snd.release();
+    this.rcv.release();
     this.emitClosed();
   }
 
@@ -1885,10 +1896,13 @@ export class Tcb implements TcpSocketCore {
       this.error = err;
       this.host.mark(this, EV_ERROR);
     }
+    this.snd.release();
+    this.rcv.release();
     if (wasPassiveHalfOpen) {
-      // Never delivered to the application: nobody to tell.
       this.listener!.removePending(this);
-      this.closedEmitted = true;
+      // Never delivered to the application: nobody to tell — unless it was handed out at its SYN.
+      if (this.announced) this.emitClosed();
+      else this.closedEmitted = true;
     } else this.emitClosed();
     this.host.detach(this);
   }

@@ -81,3 +81,38 @@ Deno.test("checksum: 32-bit update (a NAT address rewrite) keeps the IPv4 header
     assertEquals(checksum_finish(sum16(h, 0, 20)) % 0xffff, 0);
   }
 });
+
+/** RFC 1071 §4.1 as written: one 16-bit word per step, the reference for the word loop. */
+function referenceSum(b: Uint8Array, off: number, len: number, initial = 0): number {
+  let s = initial;
+  for (let i = 0; i < len; i += 2) {
+    s += ((b[off + i] ?? 0) << 8) | (i + 1 < len ? b[off + i + 1] ?? 0 : 0);
+  }
+  return s;
+}
+
+Deno.test("sum16: the word loop equals RFC 1071's word-by-word sum at every alignment and length", () => {
+  const buf = new Uint8Array(4200);
+  let x = 12345;
+  for (let i = 0; i < buf.length; i++) buf[i] = (x = (x * 1103515245 + 12345) >>> 0) >>> 24;
+  buf.fill(0xff, 1000, 1600); // long runs of 0xffff words: the carries of the fold
+  for (const base of [0, 1, 2, 6]) {
+    const b = buf.subarray(base); // views that do not start at the buffer's start, odd ones too
+    for (const off of [0, 1, 2, 4, 58, 66, 998]) {
+      for (const len of [0, 1, 2, 3, 63, 64, 65, 66, 67, 100, 1448, 1449, 2047, 3000]) {
+        assertEquals(
+          checksum_fold(sum16(b, off, len, 7)),
+          checksum_fold(referenceSum(b, off, len, 7)),
+          `base ${base} off ${off} len ${len}`,
+        );
+      }
+    }
+  }
+});
+
+Deno.test("sum16: parts add up before folding; a run past the end counts as zeros", () => {
+  const b = new Uint8Array(2000).map((_, i) => (i * 31 + 7) & 255);
+  const whole = checksum_fold(sum16(b, 0, 1500, 0x1234));
+  assertEquals(checksum_fold(sum16(b, 0, 40, 0x1234 + sum16(b, 40, 1460))), whole);
+  assertEquals(checksum_fold(sum16(b, 1900, 200)), checksum_fold(referenceSum(b, 1900, 100)));
+});
