@@ -1,8 +1,9 @@
 import { assert, assertEquals, assertMatch, assertRejects, assertThrows } from "@std/assert";
 import { endpointContract, until } from "../tests/_harness/endpoint_contract.ts";
 import { BROADCAST, frame, mac } from "../tests/_harness/frames.ts";
-import { findTool, requireTools } from "../tests/_harness/requirements.ts";
-import { runOk, spawn } from "../tests/_harness/process.ts";
+import { requireTools } from "../tests/_harness/requirements.ts";
+import { CHROMIUM, spawnChromium } from "../tests/_harness/chromium.ts";
+import { runOk } from "../tests/_harness/process.ts";
 import { spawnWeft } from "../tests/_harness/weft.ts";
 import type { Endpoint } from "../core/endpoint.ts";
 import { MAX_FRAME } from "../core/endpoint.ts";
@@ -689,8 +690,6 @@ function attempt(protocols) {
 })();
 </script>`;
 
-const CHROMIUM = ["chromium", "chromium-browser", "google-chrome"].find((t) => findTool(t)) ??
-  "chromium";
 const browser = requireTools([CHROMIUM]);
 
 Deno.test({
@@ -712,15 +711,7 @@ Deno.test({
       ]);
       return new Response(html, { headers: { "content-type": "text/html" } });
     });
-    const chromium = spawn([
-      CHROMIUM,
-      "--headless=new",
-      "--no-sandbox", // tests run as root in a container; the page is our own
-      "--disable-gpu",
-      "--disable-dev-shm-usage",
-      `--user-data-dir=${profile}`,
-      `http://127.0.0.1:${page.addr.port}/`,
-    ], { name: "chromium" });
+    const chromium = spawnChromium(profile, [`http://127.0.0.1:${page.addr.port}/`]);
     let timer: ReturnType<typeof setTimeout> | undefined;
     try {
       const results = await Promise.race([

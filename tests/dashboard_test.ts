@@ -12,13 +12,12 @@
 
 import { assert, assertEquals, assertMatch } from "@std/assert";
 import { type Background, sleep, spawn, waitUntil } from "./_harness/process.ts";
-import { findTool, gate } from "./_harness/requirements.ts";
+import { gate } from "./_harness/requirements.ts";
+import { CHROMIUM, spawnChromium } from "./_harness/chromium.ts";
 import { streamFrame } from "./_harness/vde_wire.ts";
 import { BROADCAST, frame, mac } from "./_harness/frames.ts";
 import { WeftSwitch } from "./_harness/weft.ts";
 
-const CHROMIUM = ["chromium", "chromium-browser", "google-chrome"].find((t) => findTool(t)) ??
-  "chromium";
 const needs = gate({ root: false, tools: [CHROMIUM, "vde_plug"] });
 
 /** A minimal DevTools-protocol client: one browser WebSocket, flat sessions. */
@@ -97,22 +96,16 @@ class Page {
 
 /** Start headless Chromium on a fresh profile; resolves with the browser's DevTools URL. */
 async function startChromium(profile: string): Promise<{ proc: Background; ws: string }> {
-  const proc = spawn([
-    CHROMIUM,
-    "--headless=new",
-    "--no-sandbox", // tests run as root in a container; the page is our own
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
+  const proc = spawnChromium(profile, [
     "--no-first-run",
     "--no-default-browser-check",
     "--disable-extensions",
     "--disable-background-networking",
     "--remote-debugging-address=127.0.0.1",
     "--remote-debugging-port=0",
-    `--user-data-dir=${profile}`,
     "--window-size=1366,768",
     "about:blank",
-  ], { name: "chromium" });
+  ]);
   try {
     const m = await proc.waitForOutput(/DevTools listening on (ws:\/\/\S+)/, 30_000);
     return { proc, ws: m[1] };
