@@ -91,6 +91,19 @@ peerTest(
     );
     assertEquals(got.code, 0, got.stderr);
     assertEquals(await sha256sum(lab.path("got.bin")), src, "download");
+    // Several URLs: the bodies follow one another in the output file, as on stdout.
+    await Deno.writeTextFile(`${srv}/a.txt`, "first\n");
+    await Deno.writeTextFile(`${srv}/b.txt`, "second\n");
+    const both = await runWeft([
+      "fetch",
+      ...stackArgs,
+      "-o",
+      lab.path("both.txt"),
+      "http://10.88.0.1:8000/a.txt",
+      "http://10.88.0.1:8000/b.txt",
+    ], { timeoutMs: 30_000 });
+    assertEquals(both.code, 0, both.stderr);
+    assertEquals(await Deno.readTextFile(lab.path("both.txt")), "first\nsecond\n");
     await writeRandomFile(lab.path("up.bin"), 20 * 1048576);
     const up = await runWeft(
       ["fetch", ...stackArgs, "-T", lab.path("up.bin"), "http://10.88.0.1:8000/up.bin"],
