@@ -281,15 +281,7 @@ export class Node {
 
   #newSwitch(spec: SwitchSpec): Switch {
     const name = spec.name;
-    if (!SWITCH_NAME.test(name)) {
-      throw new ConfigError(
-        `Invalid switch name "${name}": expected 1 to 64 letters, digits, "_", "." or "-", ` +
-          `starting with a letter or digit`,
-      );
-    }
-    if (this.#switches.has(name) || this.#pending.has(name)) {
-      throw new ConflictError(`Switch "${name}" already exists`);
-    }
+    this.#checkNewName("switch", name, this.#switches.has(name) || this.#pending.has(name));
     const sw = new Switch({
       name,
       ports: inRange("ports", spec.ports, LIMITS.ports),
@@ -566,20 +558,12 @@ export class Node {
    */
   async createStack(spec: StackSpec): Promise<ManagedStack> {
     const name = spec.name;
-    if (!SWITCH_NAME.test(name)) {
-      throw new ConfigError(
-        `Invalid stack name "${name}": expected 1 to 64 letters, digits, "_", "." or "-", ` +
-          `starting with a letter or digit`,
-      );
-    }
-    if (this.#stacks.has(name) || this.#pendingStacks.has(name)) {
-      throw new ConflictError(`Stack "${name}" already exists`);
-    }
+    const taken = () => this.#stacks.has(name) || this.#pendingStacks.has(name);
+    this.#checkNewName("stack", name, taken());
     const checked = await checkStackSpec(spec);
     const m = spec.switch === undefined ? undefined : this.get(spec.switch);
-    if (this.#stacks.has(name) || this.#pendingStacks.has(name)) {
-      throw new ConflictError(`Stack "${name}" already exists`);
-    }
+    // Checking the spec awaited (a directory's stat): another create may have taken the name.
+    this.#checkNewName("stack", name, taken());
     this.#pendingStacks.add(name);
     let endpoint: Endpoint | undefined;
     let port: Port | undefined;
@@ -638,7 +622,11 @@ export class Node {
     stack: Stack,
     extra: { service?: RunningService; port?: Port } = {},
   ): ManagedStack {
-    this.#checkNewName("stack", spec.name, this.#stacks.has(spec.name));
+    this.#checkNewName(
+      "stack",
+      spec.name,
+      this.#stacks.has(spec.name) || this.#pendingStacks.has(spec.name),
+    );
     const ms: ManagedStack = { name: spec.name, spec: structuredClone(spec), stack, ...extra };
     this.#stacks.set(spec.name, ms);
     this.events.emit({ type: "stack.created", stack: spec.name });
@@ -653,6 +641,7 @@ export class Node {
     return ms;
   }
 
+  /** A new name of `kind`: safe in URLs, labels and logs (SWITCH_NAME), and not taken (409). */
   #checkNewName(kind: string, name: string, taken: boolean): void {
     if (!SWITCH_NAME.test(name)) {
       throw new ConfigError(
@@ -692,14 +681,11 @@ export class Node {
    */
   async createGateway(spec: GatewaySpec): Promise<ManagedGateway> {
     const name = spec.name;
-    if (!SWITCH_NAME.test(name)) {
-      throw new ConfigError(
-        `Invalid gateway name "${name}": expected 1 to 64 letters, digits, "_", "." or "-", ` +
-          `starting with a letter or digit`,
-      );
-    }
-    const taken = () => this.#gateways.has(name) || this.#pendingGateways.has(name);
-    if (taken()) throw new ConflictError(`Gateway "${name}" already exists`);
+    this.#checkNewName(
+      "gateway",
+      name,
+      this.#gateways.has(name) || this.#pendingGateways.has(name),
+    );
     if ((spec.switch === undefined) === (spec.url === undefined)) {
       throw new ConfigError(
         `Invalid gateway "${name}": give exactly one of switch (a switch name) or url`,
